@@ -1,0 +1,1 @@
+"""Signal analysis: figures now; metrics and codebook usage build on it."""

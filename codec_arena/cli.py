@@ -1,0 +1,129 @@
+"""`codec-arena`: list codecs, round-trip a file, download weights, serve the app.
+
+Every failure ends in one line on stderr and exit code 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from . import quiet_library_warnings
+from .errors import CodecArenaError
+
+EXIT_ERROR = 2
+
+
+def _cmd_list(args: argparse.Namespace) -> None:
+    from .codecs import list_codecs, weight_spec
+
+    infos = list_codecs()
+    if args.json:
+        rows = []
+        for info in infos:
+            spec = weight_spec(info.id)
+            rows.append({**asdict(info), "weights_path": str(spec.path) if spec else None,
+                         "weights_present": bool(spec and spec.path.exists()) if spec else None})
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"{'id':16} {'family':9} {'rate':>7} {'ch':>2} {'quantizer':10} bitrates (kbps)")
+    for info in infos:
+        rates = ", ".join(f"{b:g}" for b in info.bitrates_kbps)
+        if info.bitrate_range_kbps:
+            rates = f"{info.bitrate_range_kbps[0]:g}–{info.bitrate_range_kbps[1]:g} (e.g. {rates})"
+        print(f"{info.id:16} {info.family:9} {info.sample_rate:>7} {info.channels:>2} "
+              f"{info.quantizer.split()[0]:10} {rates}")
+
+
+def _cmd_roundtrip(args: argparse.Namespace) -> None:
+    from .audio import load_audio, write_wav
+    from .roundtrip import roundtrip
+
+    result = roundtrip(load_audio(args.input), args.codec, args.bitrate)
+    write_wav(result.output, args.out)
+    summary = result.summary() | {"out": str(args.out)}
+    if args.codes:
+        if result.codes is None:
+            raise CodecArenaError(f"{args.codec} is a classical codec: it makes bytes, not tokens (no --codes).")
+        Path(args.codes).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.codes).write_bytes(result.codes.to_npz())
+        summary["codes"] = str(args.codes)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    if result.random_weights:
+        print("WARNING: random weights (test checkpoint): the audio is noise, timings are real.")
+    for key, value in summary.items():
+        if value is not None:
+            print(f"{key:17} {value}")
+
+
+def _cmd_download(args: argparse.Namespace) -> None:
+    from . import weights
+    from .codecs import weight_spec
+
+    spec = weight_spec(args.model)
+    if spec is None:
+        print(f"{args.model} needs no weights.")
+        return
+    print(f"{args.model}: {weights.download(spec)}")
+
+
+def _cmd_serve(args: argparse.Namespace) -> None:
+    from .ui import launch
+
+    launch(host=args.host, port=args.port, share=args.share)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codec-arena", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list codecs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_list)
+
+    p = sub.add_parser("roundtrip", help="encode and decode a file")
+    p.add_argument("input", help="audio file (wav, flac, ogg, opus, mp3, m4a, webm, ...)")
+    p.add_argument("--codec", required=True, help="codec id (see `codec-arena list`)")
+    p.add_argument("--bitrate", type=float, default=None, help="kbps; the codec's default if omitted")
+    p.add_argument("--out", required=True, type=Path, help="reconstruction, written as wav")
+    p.add_argument("--codes", type=Path, help="also save the tokens as .npz (neural codecs)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_roundtrip)
+
+    p = sub.add_parser("download", help="fetch a model's weights through its official loader")
+    p.add_argument("model", help="codec id")
+    p.set_defaults(run=_cmd_download)
+
+    p = sub.add_parser("serve", help="serve the web app")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true")
+    p.set_defaults(run=_cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    quiet_library_warnings()
+    try:
+        args.run(args)
+    except CodecArenaError as exc:
+        print(f"codec-arena: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("codec-arena: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # last resort: still one line, never a traceback
+        print(f"codec-arena: unexpected error ({type(exc).__name__}): {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

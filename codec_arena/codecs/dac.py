@@ -1,0 +1,116 @@
+"""DAC, the Descript Audio Codec (Kumar et al., 2023), through `descript-audio-codec`.
+
+We call the package's own `compress` / `decompress` (what `python -m dac encode` runs). They encode
+clips up to the window in one pass and longer files window by window, so memory stays flat. The
+window is 10 s, not the package's 1 s default: each window re-encodes its receptive field on both
+sides, which at 1 s nearly triples the tokens of the 16 kHz model (at 10 s: +4 to +7%, and the
+measured bitrate shows it). Any number of the model's codebooks
+can be used: bitrate = codebooks x 10 bits x frame rate.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .. import weights
+from ..audio import Audio
+from .base import CodecInfo, Codes
+
+WINDOW_SECONDS = 10.0
+TAGS = {"44khz": "0.0.1", "24khz": "0.0.4", "16khz": "0.0.5"}  # dac.utils.__MODEL_LATEST_TAGS__, 8 kbps
+_COMMON = dict(
+    family="DAC", codebook_size=1024, quantizer="RVQ (factorised, L2-normalised codes)", domain="general",
+    paper="Kumar et al., High-Fidelity Audio Compression with Improved RVQGAN, 2023 (arXiv:2306.06546)",
+    code_url="https://github.com/descriptinc/descript-audio-codec", licence="MIT (code and weights)",
+)
+
+
+def _info(model_type: str, sample_rate: int, hop: int, codebooks: int, default: int) -> CodecInfo:
+    frame_rate = sample_rate / hop
+    return CodecInfo(
+        id=f"dac_{model_type}", sample_rate=sample_rate, channels=1, frame_rate=frame_rate,
+        max_codebooks=codebooks,
+        bitrates_kbps=tuple(round(n * 10 * frame_rate / 1000, 3) for n in range(1, codebooks + 1)),
+        default_bitrate_kbps=round(default * 10 * frame_rate / 1000, 3),
+        weights=f"descript-audio-codec release {TAGS[model_type]}: weights_{model_type}_8kbps_{TAGS[model_type]}.pth",
+        **_COMMON,
+    )
+
+
+INFOS = [
+    _info("16khz", 16_000, 320, 12, 12),
+    _info("24khz", 24_000, 320, 32, 32),
+    _info("44khz", 44_100, 512, 9, 9),
+]
+
+
+def checkpoint_path(model_type: str) -> Path:
+    """Where `dac.utils.download` keeps the weights."""
+    return Path.home() / ".cache" / "descript" / "dac" / f"weights_{model_type}_8kbps_{TAGS[model_type]}.pth"
+
+
+def weight_spec(codec_id: str) -> weights.WeightSpec:
+    model_type = codec_id.removeprefix("dac_")
+
+    def fetch() -> None:
+        import dac
+
+        dac.utils.download(model_type=model_type, model_bitrate="8kbps", tag=TAGS[model_type])
+
+    return weights.WeightSpec(model_id=codec_id, source="the descript-audio-codec GitHub release",
+                              location=lambda: checkpoint_path(model_type), fetch=fetch)
+
+
+def load(info: CodecInfo, device: str) -> DacCodec:
+    import dac
+
+    model_type = info.id.removeprefix("dac_")
+    weights.ensure(weight_spec(info.id))
+    model = dac.utils.load_model(model_type=model_type, model_bitrate="8kbps", tag=TAGS[model_type])
+    return DacCodec(info, model.eval().to(device), device, checkpoint_path(model_type))
+
+
+class DacCodec:
+    def __init__(self, info: CodecInfo, model, device: str, checkpoint: Path) -> None:
+        self.info, self.model, self.device, self.checkpoint = info, model, device, checkpoint
+        self._lock = threading.Lock()  # compress/decompress switch `model.padding` while they run
+
+    def encode(self, audio: Audio, bitrate_kbps: float) -> Codes:
+        import torch
+        from audiotools import AudioSignal
+
+        n = self.info.codebooks_for(self.info.check_bitrate(bitrate_kbps))
+        signal = AudioSignal(torch.from_numpy(audio.samples)[None], audio.sample_rate)
+        with self._lock, torch.inference_mode():
+            packed = self.model.compress(signal, win_duration=WINDOW_SECONDS, n_quantizers=n)
+        tokens = packed.codes[0, :n].cpu().numpy().astype(np.int64)
+        extras = {"chunk_length": np.int64(packed.chunk_length), "padding": np.bool_(packed.padding),
+                  "input_db": packed.input_db.reshape(-1).cpu().numpy().astype(np.float32)}
+        return Codes(tokens=tokens, frame_rate=self.info.frame_rate, codebook_size=1024,
+                     sample_rate=audio.sample_rate, num_samples=audio.frames, codec_id=self.info.id,
+                     extras=extras)
+
+    def decode(self, codes: Codes) -> Audio:
+        """`DAC.decompress`, step for step, except the end: the 16 and 24 kHz decoders return 8
+        samples fewer than frames x hop, so `decompress` crashes when the input length is within 8
+        samples of a frame boundary (4 s at 24 kHz, say). We pad those samples back instead."""
+        import torch
+        from audiotools import AudioSignal
+
+        tokens = torch.from_numpy(codes.tokens)[None].to(self.device)
+        chunk = int(codes.extras["chunk_length"])
+        with self._lock, torch.inference_mode():
+            saved, self.model.padding = self.model.padding, bool(codes.extras["padding"])
+            try:
+                pieces = [self.model.decode(self.model.quantizer.from_codes(tokens[..., i:i + chunk])[0])
+                          for i in range(0, tokens.shape[-1], chunk)]
+            finally:
+                self.model.padding = saved
+        signal = AudioSignal(torch.cat(pieces, dim=-1).float().cpu(), self.info.sample_rate)
+        signal.normalize(torch.from_numpy(np.asarray(codes.extras["input_db"])))
+        samples = signal.audio_data[0].numpy()[:, : codes.num_samples]
+        samples = np.pad(samples, ((0, 0), (0, codes.num_samples - samples.shape[1])))
+        return Audio(np.ascontiguousarray(samples, dtype=np.float32), self.info.sample_rate)

@@ -1,0 +1,101 @@
+"""Round trip tab: one clip through one codec, heard and seen next to the original."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..audio import Audio, load_audio
+from ..codecs import CodecInfo, codec_info, list_codecs
+from ..roundtrip import RoundTrip, roundtrip
+from .errors import user_errors
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+EXAMPLES = ["speech_arctic_a0007.wav", "music_morning_coffee.wav", "music_fluidsynth_44k.flac"]
+DEFAULT_CODEC = "encodec_24khz"
+
+
+def bitrate_choices(info: CodecInfo) -> list[tuple[str, float]]:
+    def label(kbps: float) -> str:
+        if info.neural:
+            return f"{kbps:g} kbps ({info.codebooks_for(kbps)} codebooks)"
+        return f"{kbps:g} kbps"
+
+    return [(label(kbps), float(kbps)) for kbps in info.bitrates_kbps]
+
+
+def as_gradio_audio(audio: Audio) -> tuple[int, np.ndarray]:
+    pcm = (np.clip(audio.samples, -1, 1) * 32767).astype(np.int16)
+    return audio.sample_rate, pcm[0] if audio.channels == 1 else pcm.T
+
+
+def describe(result: RoundTrip) -> str:
+    s = result.summary()
+    lines = []
+    if result.random_weights:
+        lines.append("> ⚠️ **Random test weights.** This codec's checkpoint was written by the test helper: the "
+                     "reconstruction is noise, not a quality result. Timings and memory are real.\n")
+    codes = result.codes
+    tokens = (f"{codes.codebooks} codebooks × {codes.frames} frames at {result.info.frame_rate:g} Hz "
+              f"(nominal {codes.nominal_kbps:g} kbps)" if codes else "byte payload (classical codec)")
+    lines += [
+        f"**{result.info.family}** `{result.info.id}` · measured bitrate **{s['bitrate_kbps']:g} kbps** · {tokens}",
+        "",
+        "| load | encode | decode | real-time factor | peak memory | device |",
+        "|---|---|---|---|---|---|",
+        f"| {s['load_s']:.3f} s | {s['encode_s']:.3f} s | {s['decode_s']:.3f} s | {s['real_time_factor']:.3f} "
+        f"| {s['peak_memory_mb']:.0f} MB | {s['device']} |",
+    ]
+    return "\n".join(lines)
+
+
+@user_errors("running the round trip")
+def run(audio_path: str | None, codec_id: str, bitrate_kbps: float | None):
+    """Returns original audio, reconstruction, spectrograms and a summary."""
+    from ..analysis.plots import spectrogram_figure
+    from ..errors import AudioInputError
+
+    if not audio_path:
+        raise AudioInputError("Upload or record a clip first (or click an example).")
+    original = load_audio(audio_path)
+    result = roundtrip(original, codec_id, bitrate_kbps)
+    figure = spectrogram_figure([
+        (f"original ({original.sample_rate} Hz)", original),
+        (f"{codec_id} at {result.bitrate_kbps:.3g} kbps", result.output),
+    ])
+    return as_gradio_audio(original), as_gradio_audio(result.output), figure, describe(result)
+
+
+def on_codec_change(codec_id: str):
+    import gradio as gr
+
+    info = codec_info(codec_id)
+    return gr.Dropdown(choices=bitrate_choices(info), value=float(info.default_bitrate))
+
+
+def build() -> None:
+    import gradio as gr
+
+    infos = list_codecs()
+    default = codec_info(DEFAULT_CODEC)
+    with gr.Row():
+        with gr.Column(scale=1):
+            clip = gr.Audio(label="Your clip", sources=["upload", "microphone"], type="filepath")
+            examples = [[str(ASSETS / name)] for name in EXAMPLES if (ASSETS / name).exists()]
+            if examples:
+                gr.Examples(examples=examples, inputs=[clip], label="Examples (see assets/LICENSES.md)")
+            codec = gr.Dropdown(label="Codec", value=DEFAULT_CODEC,
+                                choices=[(f"{i.family} · {i.id}", i.id) for i in infos])
+            bitrate = gr.Dropdown(label="Bitrate", choices=bitrate_choices(default),
+                                  value=float(default.default_bitrate))
+            go = gr.Button("Encode → decode", variant="primary")
+        with gr.Column(scale=2):
+            with gr.Row():
+                original = gr.Audio(label="Original", interactive=False, buttons=["download"])
+                reconstruction = gr.Audio(label="Reconstruction", interactive=False, buttons=["download"])
+            summary = gr.Markdown()
+            spectrograms = gr.Plot(label="Spectrograms (log frequency, shared colour scale)")
+    codec.change(on_codec_change, inputs=codec, outputs=bitrate, api_visibility="private")
+    go.click(run, inputs=[clip, codec, bitrate], outputs=[original, reconstruction, spectrograms, summary],
+             api_name="roundtrip")

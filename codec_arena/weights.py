@@ -1,0 +1,87 @@
+"""Where each model's weights live, and getting them.
+
+Every model loads through its official loader, which reads a standard cache (torch hub's
+checkpoints folder, `~/.cache/descript/dac`, the Hugging Face hub cache). Before loading we check
+that path ourselves, so that with weights absent and no network the user gets one clear message
+(`WeightsUnavailable`) instead of a download stack trace. `CODEC_ARENA_OFFLINE=1` or
+`HF_HUB_OFFLINE=1` mean: never touch the network.
+
+A checkpoint written by the test helper (random weights, see `codec_arena.testing`) has a marker
+file beside it, so the app can say loudly that its output is not a quality result.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CodecArenaError, WeightsUnavailable
+
+RANDOM_MARKER_SUFFIX = ".random-weights"
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One model's checkpoint: the path its official loader reads and how to fetch it."""
+
+    model_id: str
+    source: str  # the official origin, for messages and the README
+    location: Callable[[], Path]
+    fetch: Callable[[], object]  # downloads through the official loader
+
+    @property
+    def path(self) -> Path:
+        return self.location()
+
+
+def offline() -> bool:
+    truthy = {"1", "true", "yes", "on"}
+    return any(os.environ.get(name, "").lower() in truthy for name in ("CODEC_ARENA_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def ensure(spec: WeightSpec) -> Path:
+    """The checkpoint path, downloading it first when it is missing and we may go online."""
+    path = spec.path
+    if path.exists():
+        return path
+    if offline():
+        raise WeightsUnavailable(spec.model_id, path, "offline mode, and not in the cache")
+    return download(spec)
+
+
+def download(spec: WeightSpec) -> Path:
+    """Fetch through the official loader; any network failure becomes `WeightsUnavailable`."""
+    path = spec.path
+    if path.exists():
+        return path
+    if offline():
+        raise WeightsUnavailable(spec.model_id, path, "CODEC_ARENA_OFFLINE or HF_HUB_OFFLINE is set")
+    try:
+        spec.fetch()
+    except CodecArenaError:
+        raise
+    except Exception as exc:  # network errors come in many types (URLError, HTTPError, OSError, ...)
+        raise WeightsUnavailable(spec.model_id, path, f"download from {spec.source} failed: "
+                                 f"{type(exc).__name__}") from exc
+    if not path.exists():
+        raise WeightsUnavailable(spec.model_id, path, f"download from {spec.source} left no file there")
+    return path
+
+
+def is_random(path: Path) -> bool:
+    """True when the checkpoint was written by the random-weight helper (tests, demos)."""
+    return Path(str(path) + RANDOM_MARKER_SUFFIX).exists()
+
+
+def mark_random(path: Path) -> None:
+    Path(str(path) + RANDOM_MARKER_SUFFIX).write_text(
+        "Random weights written by codec_arena.testing: outputs are noise; timings are real.\n")
+
+
+def torch_hub_checkpoint(name: str) -> Path:
+    """Where `torch.hub.load_state_dict_from_url` keeps `name`: the rule of torch.hub.get_dir(),
+    written out so that listing paths does not import torch."""
+    home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "torch")
+    return Path(home).expanduser() / "hub" / "checkpoints" / name
