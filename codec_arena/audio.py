@@ -131,13 +131,30 @@ def _read_soundfile(data: bytes, max_seconds: float) -> Audio:
     import soundfile as sf
 
     with sf.SoundFile(io.BytesIO(data)) as handle:
-        check_format(handle.samplerate, handle.channels, handle.frames, max_seconds)
-        declared = handle.frames
+        # libsndfile quietly shortens a truncated wav to what is there; its header still tells
+        declared = max(handle.frames, _wav_declared_frames(data) or 0)
+        check_format(handle.samplerate, handle.channels, declared, max_seconds)
         samples = handle.read(dtype="float32", always_2d=True).T
         rate = handle.samplerate
     if declared and samples.shape[1] < declared:
         raise _truncated(samples.shape[1] / rate, declared / rate)
     return Audio(np.ascontiguousarray(samples), rate)
+
+
+def _wav_declared_frames(data: bytes) -> int | None:
+    """Frames the RIFF/WAVE header promises (None if not a wav, or a streamed one of unknown size)."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    position, block_align = 12, 0
+    while position + 8 <= len(data):
+        chunk, size = data[position:position + 4], int.from_bytes(data[position + 4:position + 8], "little")
+        if chunk == b"fmt " and position + 22 <= len(data):
+            block_align = int.from_bytes(data[position + 20:position + 22], "little")
+        if chunk == b"data":
+            unknown = size in (0, 0xFFFFFFFF)
+            return None if unknown or not block_align else size // block_align
+        position += 8 + size + (size & 1)
+    return None
 
 
 def _read_ffmpeg(data: bytes, max_seconds: float) -> Audio:

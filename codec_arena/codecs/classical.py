@@ -27,7 +27,7 @@ FORMATS = {
     "opus": _Format("libopus", "ogg"),
     "mp3": _Format("libmp3lame", "mp3"),
     "aac": _Format("aac", "adts", delay=1024),
-    "g722": _Format("g722", "g722"),
+    "g722": _Format("g722", "g722", delay=22),  # the QMF filter bank's 22-sample delay
 }
 _COMMON = dict(codebook_size=None, max_codebooks=None, frame_rate=None, quantizer="classical", weights="none")
 INFOS = [

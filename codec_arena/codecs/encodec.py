@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import weights
 from ..audio import Audio
+from ..models import fold_weight_norm
 from .base import CodecInfo, Codes
 
 _COMMON = dict(
@@ -50,7 +51,7 @@ def weight_spec(codec_id: str) -> weights.WeightSpec:
 
 def load(info: CodecInfo, device: str) -> EncodecCodec:
     weights.ensure(weight_spec(info.id))
-    return EncodecCodec(info, build(info.id).eval().to(device), device)
+    return EncodecCodec(info, fold_weight_norm(build(info.id).eval()).to(device), device)
 
 
 class EncodecCodec:

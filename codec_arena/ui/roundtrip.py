@@ -8,6 +8,7 @@ import numpy as np
 
 from ..audio import Audio, load_audio
 from ..codecs import CodecInfo, codec_info, list_codecs
+from ..errors import RequestError
 from ..roundtrip import RoundTrip, roundtrip
 from .errors import user_errors
 
@@ -37,8 +38,8 @@ def describe(result: RoundTrip) -> str:
         lines.append("> ⚠️ **Random test weights.** This codec's checkpoint was written by the test helper: the "
                      "reconstruction is noise, not a quality result. Timings and memory are real.\n")
     codes = result.codes
-    tokens = (f"{codes.codebooks} codebooks × {codes.frames} frames at {result.info.frame_rate:g} Hz "
-              f"(nominal {codes.nominal_kbps:g} kbps)" if codes else "byte payload (classical codec)")
+    tokens = (f"{codes.codebooks} codebooks × {codes.frames} frames at {result.info.frame_rate:.2f} Hz "
+              f"(operating point {codes.nominal_kbps:.3g} kbps)" if codes else "byte payload (classical codec)")
     lines += [
         f"**{result.info.family}** `{result.info.id}` · measured bitrate **{s['bitrate_kbps']:g} kbps** · {tokens}",
         "",
@@ -50,6 +51,16 @@ def describe(result: RoundTrip) -> str:
     return "\n".join(lines)
 
 
+def parse_bitrate(value: float | str | None) -> float | None:
+    """None (or empty) means the codec's default; anything else must be a number of kbps."""
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise RequestError(f"The bitrate must be a number of kbps; got {value!r}.") from None
+
+
 @user_errors("running the round trip")
 def run(audio_path: str | None, codec_id: str, bitrate_kbps: float | None):
     """Returns original audio, reconstruction, spectrograms and a summary."""
@@ -59,7 +70,7 @@ def run(audio_path: str | None, codec_id: str, bitrate_kbps: float | None):
     if not audio_path:
         raise AudioInputError("Upload or record a clip first (or click an example).")
     original = load_audio(audio_path)
-    result = roundtrip(original, codec_id, bitrate_kbps)
+    result = roundtrip(original, codec_id, parse_bitrate(bitrate_kbps))
     figure = spectrogram_figure([
         (f"original ({original.sample_rate} Hz)", original),
         (f"{codec_id} at {result.bitrate_kbps:.3g} kbps", result.output),
@@ -87,15 +98,18 @@ def build() -> None:
                 gr.Examples(examples=examples, inputs=[clip], label="Examples (see assets/LICENSES.md)")
             codec = gr.Dropdown(label="Codec", value=DEFAULT_CODEC,
                                 choices=[(f"{i.family} · {i.id}", i.id) for i in infos])
+            # choices follow the codec in the page; API callers may send any bitrate, which
+            # `CodecInfo.check_bitrate` validates with a clear message
             bitrate = gr.Dropdown(label="Bitrate", choices=bitrate_choices(default),
-                                  value=float(default.default_bitrate))
+                                  value=float(default.default_bitrate), allow_custom_value=True)
             go = gr.Button("Encode → decode", variant="primary")
         with gr.Column(scale=2):
             with gr.Row():
                 original = gr.Audio(label="Original", interactive=False, buttons=["download"])
                 reconstruction = gr.Audio(label="Reconstruction", interactive=False, buttons=["download"])
             summary = gr.Markdown()
-            spectrograms = gr.Plot(label="Spectrograms (log frequency, shared colour scale)")
+            gr.Markdown("**Spectrograms** (log frequency, one colour scale for both)")
+            spectrograms = gr.Plot(show_label=False)
     codec.change(on_codec_change, inputs=codec, outputs=bitrate, api_visibility="private")
     go.click(run, inputs=[clip, codec, bitrate], outputs=[original, reconstruction, spectrograms, summary],
              api_name="roundtrip")

@@ -1,0 +1,96 @@
+"""Shared fixtures: offline random-weight caches at the real loaders' paths, clips, a running app."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def cache_env(tmp_path_factory) -> dict[str, str]:
+    """Environment for an offline machine whose caches hold random-weight checkpoints.
+
+    TORCH_HOME is torch hub's cache (EnCodec); HOME holds ~/.cache/descript/dac (DAC). DAC uses tiny
+    configs (its checkpoint stores its config); EnCodec's loader always builds the full-size model.
+    """
+    root = tmp_path_factory.mktemp("caches")
+    env = {"TORCH_HOME": str(root / "torch"), "HOME": str(root / "home"), "CODEC_ARENA_OFFLINE": "1",
+           "HF_HUB_OFFLINE": "1", "HF_HOME": str(root / "hf")}
+    (root / "home").mkdir()
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    from codec_arena.testing import neural_codec_ids, write_random_weights
+
+    for codec_id in neural_codec_ids():
+        write_random_weights(codec_id, small=True)
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def empty_cache_env(tmp_path, monkeypatch) -> Path:
+    """An offline machine with nothing downloaded; the model cache starts cold."""
+    from codec_arena.models import cache
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CODEC_ARENA_OFFLINE", "1")
+    cache.clear()
+    yield tmp_path
+    cache.clear()
+
+
+def tone(seconds: float = 1.0, rate: int = 16_000, channels: int = 1, freq: float = 440.0) -> np.ndarray:
+    """A quiet sine with a little noise: (channels, frames) float32."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * rate)) / rate
+    mono = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)
+    return np.repeat(mono[None], channels, axis=0).astype(np.float32)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(cache_env, tmp_path_factory) -> str:
+    """`python app.py` on a free port of 127.0.0.1, offline, on the random-weight caches."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "server.log"
+    env = {**os.environ, **cache_env, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/gradio_api/info", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"app did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+    yield url
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()

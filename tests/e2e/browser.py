@@ -1,0 +1,61 @@
+"""Headless Debian chromium through Playwright, shared by the browser tests and by hand:
+
+    python tests/e2e/browser.py http://127.0.0.1:7860 dac_44khz shot.png
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def browser_page(width: int = 1400, height: int = 1100):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        context = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=FLAGS,
+            viewport={"width": width, "height": height})
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the Gradio dropdown labelled `label`."""
+    box = page.get_by_label(label, exact=True)
+    box.click()
+    box.fill(option)
+    page.get_by_role("option", name=option).first.click()
+
+
+def roundtrip_in_browser(page, url: str, clip: Path, codec_label: str, screenshot: Path | None = None) -> str:
+    """Upload `clip`, pick the codec, run; returns the summary text shown."""
+    page.goto(url)
+    page.locator("input[type=file]").first.set_input_files(str(clip))
+    page.get_by_label("Original", exact=True)  # the page is up
+    choose(page, "Codec", codec_label)
+    page.wait_for_timeout(500)  # the bitrate list follows the codec
+    page.get_by_role("button", name="Encode → decode").click()
+    summary = page.get_by_text("measured bitrate").first
+    summary.wait_for(timeout=120_000)
+    page.wait_for_timeout(1500)  # let the plot draw
+    if screenshot:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshot), full_page=True)
+    return summary.inner_text()
+
+
+if __name__ == "__main__":
+    target, codec, shot = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    with browser_page() as page:
+        print(roundtrip_in_browser(page, target, ROOT / "assets" / "speech_arctic_a0007.wav", codec, shot))

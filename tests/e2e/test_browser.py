@@ -1,0 +1,38 @@
+"""The app in headless Debian chromium: what a visitor sees after a DAC round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from browser import CHROMIUM, browser_page, roundtrip_in_browser
+from conftest import ARTIFACTS, ROOT
+
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")]
+
+
+def test_dac_roundtrip_in_the_browser(app_url):
+    shot = ARTIFACTS / "roundtrip_dac_16khz.png"
+    with browser_page() as page:
+        summary = roundtrip_in_browser(page, app_url, ROOT / "assets" / "speech_arctic_a0007.wav",
+                                       "DAC · dac_16khz", shot)
+        assert "dac_16khz" in summary and "measured bitrate" in summary
+        assert page.get_by_text("Random test weights").is_visible()
+        assert page.locator("audio, [data-testid=waveform-Reconstruction]").count() >= 1
+    assert shot.stat().st_size > 20_000
+
+
+def test_bad_upload_shows_an_error_toast(app_url, tmp_path):
+    junk = tmp_path / "notes.wav"
+    junk.write_bytes(b"not audio at all\n" * 100)
+    with browser_page() as page:
+        page.goto(app_url)
+        page.locator("input[type=file]").first.set_input_files(str(junk))
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Encode → decode").click()
+        toast = page.locator("[data-testid=toast-body]").first
+        toast.wait_for(timeout=30_000)
+        page.wait_for_timeout(500)  # the toast slides in
+        page.screenshot(path=str(ARTIFACTS / "bad_upload_toast.png"))
+        assert "This file is not audio we can read" in toast.inner_text()

@@ -1,0 +1,83 @@
+"""`codec-arena` as a user runs it: a subprocess, real files, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import ROOT, tone
+
+from codec_arena.codecs import Codes
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "codec_arena.cli", *args], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=300)
+
+
+def test_list_table_and_json():
+    table = cli("list")
+    assert table.returncode == 0
+    assert "encodec_24khz" in table.stdout and "opus" in table.stdout and "6–256" in table.stdout
+    rows = json.loads(cli("list", "--json").stdout)
+    by_id = {row["id"]: row for row in rows}
+    assert by_id["dac_16khz"]["sample_rate"] == 16_000 and by_id["dac_16khz"]["max_codebooks"] == 12
+    assert by_id["dac_16khz"]["weights_path"].endswith("weights_16khz_8kbps_0.0.5.pth")
+    assert by_id["mp3"]["weights_path"] is None
+
+
+def test_roundtrip_neural_with_codes(cache_env, tmp_path):
+    out, codes = tmp_path / "out.wav", tmp_path / "codes.npz"
+    run = cli("roundtrip", str(ROOT / "assets" / "speech_arctic_a0007.wav"), "--codec", "encodec_24khz",
+              "--bitrate", "3", "--out", str(out), "--codes", str(codes), "--json", env=cache_env)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["codebooks"] == 4 and summary["frames"] == 300 and summary["bitrate_kbps"] == 3.0
+    assert summary["random_weights"] is True
+    assert {"load_s", "encode_s", "decode_s", "peak_memory_mb"} <= summary.keys()
+    samples, rate = sf.read(out)
+    assert rate == 24_000 and samples.shape == (96_000,)
+    assert Codes.from_npz(codes.read_bytes()).tokens.shape == (4, 300)
+
+
+def test_roundtrip_classical_text_output(tmp_path):
+    run = cli("roundtrip", str(ROOT / "assets" / "music_fluidsynth_44k.flac"), "--codec", "mp3", "--bitrate",
+              "64", "--out", str(tmp_path / "o.wav"))
+    assert run.returncode == 0, run.stderr
+    assert "bitrate_kbps" in run.stdout and "codebooks" not in run.stdout
+    assert sf.info(tmp_path / "o.wav").channels == 2
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["roundtrip", "{missing}", "--codec", "opus", "--out", "{out}"], "No such audio file"),
+    (["roundtrip", "{junk}", "--codec", "opus", "--out", "{out}"], "not audio"),
+    (["roundtrip", "{wav}", "--codec", "nope", "--out", "{out}"], "Unknown codec 'nope'"),
+    (["roundtrip", "{wav}", "--codec", "encodec_24khz", "--bitrate", "5", "--out", "{out}"], "offers 1.5, 3"),
+    (["roundtrip", "{wav}", "--codec", "mp3", "--out", "{out}", "--codes", "{out}.npz"], "classical codec"),
+    (["roundtrip", "{wav}", "--codec", "dac_44khz", "--out", "{out}"], "codec-arena download dac_44khz"),
+])
+def test_errors_are_one_line_exit_2(tmp_path, args, message):
+    junk, wav = tmp_path / "junk.wav", tmp_path / "ok.wav"
+    junk.write_bytes(b"definitely not a sound file" * 10)
+    sf.write(wav, tone(0.3).T, 16_000)
+    paths = {"missing": str(tmp_path / "missing.wav"), "junk": str(junk), "wav": str(wav),
+             "out": str(tmp_path / "out.wav")}
+    env = {"HOME": str(tmp_path), "TORCH_HOME": str(tmp_path / "t"), "CODEC_ARENA_OFFLINE": "1"}
+    run = cli(*[a.format(**paths) for a in args], env=env)
+    assert run.returncode == 2
+    assert run.stderr.startswith("codec-arena: ") and run.stderr.count("\n") == 1, run.stderr
+    assert message in run.stderr and "Traceback" not in run.stderr
+
+
+def test_roundtrip_output_is_not_silently_wrong(tmp_path):
+    """A G.722 round trip of a tone keeps the tone (real encoder, real numbers)."""
+    src = tmp_path / "tone.wav"
+    sf.write(src, tone(1.0, 16_000, freq=700).T, 16_000)
+    assert cli("roundtrip", str(src), "--codec", "g722", "--out", str(tmp_path / "o.wav")).returncode == 0
+    out, _ = sf.read(tmp_path / "o.wav")
+    assert np.argmax(np.abs(np.fft.rfft(out))) == 700
