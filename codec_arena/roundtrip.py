@@ -27,7 +27,8 @@ class RoundTrip:
     load_s: float
     encode_s: float
     decode_s: float
-    peak_memory_mb: float
+    peak_memory_mb: float  # increase over the start of the call
+    peak_process_mb: float  # process RSS peak (CPU) or allocated peak (CUDA)
     device: str
     random_weights: bool  # outputs are noise; never present them as quality
 
@@ -49,7 +50,8 @@ class RoundTrip:
             "channels": self.output.channels, "duration_s": round(self.input.duration, 3),
             "load_s": round(self.load_s, 4), "encode_s": round(self.encode_s, 4),
             "decode_s": round(self.decode_s, 4), "real_time_factor": round(self.real_time_factor, 4),
-            "peak_memory_mb": round(self.peak_memory_mb, 1), "device": self.device,
+            "peak_memory_mb": round(self.peak_memory_mb, 1), "peak_process_mb": round(self.peak_process_mb, 1),
+            "device": self.device,
             "random_weights": self.random_weights,
         }
 
@@ -73,6 +75,6 @@ def roundtrip(audio: Audio, codec_id: str, bitrate_kbps: float | None = None,
     return RoundTrip(
         info=info, bitrate_kbps=encoded.bitrate_kbps, requested_kbps=requested, input=conformed,
         output=output, encoded=encoded, load_s=load_s, encode_s=encoded_at - started,
-        decode_s=decoded_at - encoded_at, peak_memory_mb=memory.mb, device=device,
+        decode_s=decoded_at - encoded_at, peak_memory_mb=memory.mb, peak_process_mb=memory.peak_mb, device=device,
         random_weights=bool(checkpoint and weights.is_random(checkpoint)),
     )

@@ -43,10 +43,10 @@ def describe(result: RoundTrip) -> str:
     lines += [
         f"**{result.info.family}** `{result.info.id}` · measured bitrate **{s['bitrate_kbps']:g} kbps** · {tokens}",
         "",
-        "| load | encode | decode | real-time factor | peak memory | device |",
+        "| load | encode | decode | real-time factor | memory used (peak) | device |",
         "|---|---|---|---|---|---|",
         f"| {s['load_s']:.3f} s | {s['encode_s']:.3f} s | {s['decode_s']:.3f} s | {s['real_time_factor']:.3f} "
-        f"| {s['peak_memory_mb']:.0f} MB | {s['device']} |",
+        f"| +{s['peak_memory_mb']:.0f} MB ({s['peak_process_mb']:.0f} MB) | {s['device']} |",
     ]
     return "\n".join(lines)
 
