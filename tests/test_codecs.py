@@ -86,6 +86,15 @@ def test_dac_length_on_a_frame_boundary(cache_env):
     assert result.output.frames == 96_000 and result.codes.frames == 300
 
 
+def test_encodec_24khz_long_input_is_segmented(cache_env):
+    """Past 10 s EnCodec 24k works in 10 s segments (memory stays flat); shorter clips are one pass."""
+    codec = get_codec("encodec_24khz")
+    long = codec.encode(Audio(tone(12.0, 24_000), 24_000), 6.0)
+    assert long.extras["segment_frames"].tolist() == [750, 158]  # stride 9.9 s, then 2.1 s = 157.5 frames
+    assert codec.decode(long).frames == 12 * 24_000
+    assert codec.encode(Audio(tone(4.0, 24_000), 24_000), 6.0).extras["segment_frames"].tolist() == [300]
+
+
 def test_dac_long_input_is_windowed(cache_env):
     """Past the window, DAC encodes window by window; every window's tokens are kept."""
     result = roundtrip(Audio(tone(12.0, 16_000), 16_000), "dac_16khz", 6.0)

@@ -40,6 +40,7 @@ def spectrogram_figure(panels: list[tuple[str, Audio]]):
 
     spectra = [(title, *log_power_spectrogram(audio)) for title, audio in panels]
     top = max(float(db.max()) for *_, db in spectra)
+    nyquist = max(float(freqs[-1]) for _, _, freqs, _ in spectra)  # one frequency axis for all panels
     fig = Figure(figsize=(9, 2.3 * len(spectra) + 0.4), layout="constrained")
     axes = fig.subplots(len(spectra), 1, squeeze=False)[:, 0]
     mesh = None
@@ -49,7 +50,7 @@ def spectrogram_figure(panels: list[tuple[str, Audio]]):
         mesh = ax.pcolormesh(times, edges, db[1:], shading="flat", cmap="magma",
                              vmin=top - DYNAMIC_RANGE_DB, vmax=top, rasterized=True)
         ax.set_yscale("log")
-        ax.set_ylim(low, freqs[-1])
+        ax.set_ylim(20.0, nyquist)
         ax.set_title(title, fontsize=10, loc="left")
         ax.set_ylabel("Hz")
     axes[-1].set_xlabel("time (s)")

@@ -1,7 +1,11 @@
 """EnCodec (Défossez et al., 2022) through the official `encodec` package.
 
 The 24 kHz model is mono and causal; the 48 kHz model is stereo, works on 1 s segments with 1%
-overlap and normalises each segment (a scale per segment, kept in `Codes.extras`).
+overlap and normalises each segment (a scale per segment, kept in `Codes.extras`). The 24 kHz model
+would take a whole file in one pass (about 50 MB of activations per second of audio on CPU), so we
+give it the package's own segmenting too, with 10 s segments: clips up to 10 s are encoded exactly as
+before, longer ones in overlapping segments joined by EnCodec's linear overlap-add, and memory stays
+flat.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ INFOS = [
               bitrates_kbps=(3.0, 6.0, 12.0, 24.0), default_bitrate_kbps=6.0, domain="music",
               weights="encodec package release (torch hub cache): encodec_48khz-7e698e3e.th", **_COMMON),
 ]
+SEGMENT_SECONDS_24KHZ = 10.0
 CHECKPOINTS = {"encodec_24khz": "encodec_24khz-d7cc33bc.th", "encodec_48khz": "encodec_48khz-7e698e3e.th"}
 
 
@@ -51,7 +56,10 @@ def weight_spec(codec_id: str) -> weights.WeightSpec:
 
 def load(info: CodecInfo, device: str) -> EncodecCodec:
     weights.ensure(weight_spec(info.id))
-    return EncodecCodec(info, fold_weight_norm(build(info.id).eval()).to(device), device)
+    model = fold_weight_norm(build(info.id).eval()).to(device)
+    if model.segment is None:
+        model.segment, model.overlap = SEGMENT_SECONDS_24KHZ, 0.01
+    return EncodecCodec(info, model, device)
 
 
 class EncodecCodec:

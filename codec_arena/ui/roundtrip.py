@@ -9,6 +9,7 @@ import numpy as np
 from ..audio import Audio, load_audio
 from ..codecs import CodecInfo, codec_info, list_codecs
 from ..errors import RequestError
+from ..models import gpu
 from ..roundtrip import RoundTrip, roundtrip
 from .errors import user_errors
 
@@ -62,6 +63,7 @@ def parse_bitrate(value: float | str | None) -> float | None:
 
 
 @user_errors("running the round trip")
+@gpu(duration=120)
 def run(audio_path: str | None, codec_id: str, bitrate_kbps: float | None):
     """Returns original audio, reconstruction, spectrograms and a summary."""
     from ..analysis.plots import spectrogram_figure
