@@ -19,7 +19,7 @@ class PeakMemory:
 
 
 @contextmanager
-def peak_memory(device: str = "cpu", interval_s: float = 0.01) -> Iterator[PeakMemory]:
+def peak_memory(device: str = "cpu", interval_s: float = 0.025) -> Iterator[PeakMemory]:
     result = PeakMemory()
     if device.startswith("cuda"):
         import torch

@@ -81,3 +81,28 @@ def test_roundtrip_output_is_not_silently_wrong(tmp_path):
     assert cli("roundtrip", str(src), "--codec", "g722", "--out", str(tmp_path / "o.wav")).returncode == 0
     out, _ = sf.read(tmp_path / "o.wav")
     assert np.argmax(np.abs(np.fft.rfft(out))) == 700
+
+
+def test_serve_starts_the_app(cache_env):
+    """`codec-arena serve` serves the same app as `python app.py`."""
+    import time
+    import urllib.request
+
+    from conftest import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "codec_arena.cli", "serve", "--port", str(port)], cwd=ROOT,
+                              env={**os.environ, **cache_env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                info = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/gradio_api/info", timeout=2))
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.5)
+        assert "/roundtrip" in info["named_endpoints"]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

@@ -103,25 +103,6 @@ def test_dac_long_input_is_windowed(cache_env):
     assert result.bitrate_kbps > result.codes.nominal_kbps
 
 
-def test_folding_weight_norm_changes_nothing(cache_env):
-    import dac
-    import torch
-
-    from codec_arena.codecs.dac import checkpoint_path
-    from codec_arena.models import fold_weight_norm
-
-    plain = dac.model.DAC.load(checkpoint_path("24khz")).eval()
-    folded = fold_weight_norm(dac.model.DAC.load(checkpoint_path("24khz")).eval())
-    x = torch.from_numpy(tone(0.5, 24_000))[None]
-    with torch.inference_mode():
-        _, codes_a, *_ = plain.encode(plain.preprocess(x, 24_000))
-        _, codes_b, *_ = folded.encode(folded.preprocess(x, 24_000))
-        assert torch.equal(codes_a, codes_b)
-        out_a = plain.decode(plain.quantizer.from_codes(codes_a)[0])
-        out_b = folded.decode(folded.quantizer.from_codes(codes_b)[0])
-    assert (out_a - out_b).abs().max() <= 1e-5
-
-
 # --- classical codecs, for real ---------------------------------------------------------------
 
 def lag_of(reference: np.ndarray, signal: np.ndarray) -> int:

@@ -45,8 +45,7 @@ def spectrogram_figure(panels: list[tuple[str, Audio]]):
     axes = fig.subplots(len(spectra), 1, squeeze=False)[:, 0]
     mesh = None
     for ax, (title, times, freqs, db) in zip(axes, spectra, strict=True):
-        low = max(freqs[1], 20.0)
-        edges = np.concatenate([[low], np.sqrt(freqs[1:-1] * freqs[2:]), [freqs[-1]]])
+        edges = np.concatenate([[20.0], np.sqrt(freqs[1:-1] * freqs[2:]), [freqs[-1]]])  # bin 1 is >= 31 Hz
         mesh = ax.pcolormesh(times, edges, db[1:], shading="flat", cmap="magma",
                              vmin=top - DYNAMIC_RANGE_DB, vmax=top, rasterized=True)
         ax.set_yscale("log")

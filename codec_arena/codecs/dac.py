@@ -17,7 +17,6 @@ import numpy as np
 
 from .. import weights
 from ..audio import Audio
-from ..models import fold_weight_norm
 from .base import CodecInfo, Codes
 
 WINDOW_SECONDS = 10.0
@@ -71,7 +70,7 @@ def load(info: CodecInfo, device: str) -> DacCodec:
     model_type = info.id.removeprefix("dac_")
     weights.ensure(weight_spec(info.id))
     model = dac.utils.load_model(model_type=model_type, model_bitrate="8kbps", tag=TAGS[model_type])
-    return DacCodec(info, fold_weight_norm(model.eval()).to(device), device, checkpoint_path(model_type))
+    return DacCodec(info, model.eval().to(device), device, checkpoint_path(model_type))
 
 
 class DacCodec:

@@ -16,7 +16,6 @@ import numpy as np
 
 from .. import weights
 from ..audio import Audio
-from ..models import fold_weight_norm
 from .base import CodecInfo, Codes
 
 _COMMON = dict(
@@ -56,7 +55,7 @@ def weight_spec(codec_id: str) -> weights.WeightSpec:
 
 def load(info: CodecInfo, device: str) -> EncodecCodec:
     weights.ensure(weight_spec(info.id))
-    model = fold_weight_norm(build(info.id).eval()).to(device)
+    model = build(info.id).eval().to(device)
     if model.segment is None:
         model.segment, model.overlap = SEGMENT_SECONDS_24KHZ, 0.01
     return EncodecCodec(info, model, device)

@@ -17,13 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def browser_page(width: int = 1400, height: int = 1100):
+def browser_page(width: int = 1400, height: int = 1100, extra_args: list[str] | None = None,
+                 permissions: list[str] | None = None):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=FLAGS,
-            viewport={"width": width, "height": height})
+            profile, executable_path=CHROMIUM, headless=True, args=FLAGS + (extra_args or []),
+            viewport={"width": width, "height": height}, permissions=permissions or [])
         try:
             yield context.pages[0] if context.pages else context.new_page()
         finally:

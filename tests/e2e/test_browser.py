@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,33 @@ def test_bad_upload_shows_an_error_toast(app_url, tmp_path):
         page.wait_for_timeout(500)  # the toast slides in
         page.screenshot(path=str(ARTIFACTS / "bad_upload_toast.png"))
         assert "This file is not audio we can read" in toast.inner_text()
+
+
+def test_visitor_clicks_an_example_and_listens(app_url):
+    """The Space visitor's path: click an example, keep the default codec, run, get a player."""
+    with browser_page() as page:
+        page.goto(app_url)
+        page.get_by_text("music_fluidsynth_44k.flac").click()
+        page.wait_for_timeout(1500)
+        page.get_by_role("button", name="Encode → decode").click()
+        page.get_by_text("measured bitrate").first.wait_for(timeout=120_000)
+        assert page.get_by_text("encodec_24khz").first.is_visible()
+        page.screenshot(path=str(ARTIFACTS / "example_encodec.png"), full_page=True)
+
+
+def test_microphone_recording_roundtrip(app_url):
+    """Chromium's fake microphone (a beep) records through Gradio's recorder into the round trip."""
+    with browser_page(extra_args=["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
+                      permissions=["microphone"]) as page:
+        page.goto(app_url)
+        page.get_by_label("Record audio").first.click()
+        page.get_by_role("button", name="Record", exact=True).click()
+        page.wait_for_timeout(2500)
+        page.locator("button:visible", has_text="Stop").first.click()
+        page.wait_for_timeout(2000)
+        page.get_by_role("button", name="Encode → decode").click()
+        summary = page.get_by_text("measured bitrate").first
+        summary.wait_for(timeout=120_000)
+        page.screenshot(path=str(ARTIFACTS / "microphone_encodec.png"), full_page=True)
+        frames = int(re.search(r"× (\d+) frames", summary.inner_text()).group(1))
+        assert frames >= 75, "at least a second of the recording reached the codec (75 frames/s)"
