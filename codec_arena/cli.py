@@ -61,6 +61,32 @@ def _cmd_roundtrip(args: argparse.Namespace) -> None:
             print(f"{key:17} {value}")
 
 
+def _cmd_compare(args: argparse.Namespace) -> None:
+    from .audio import load_audio
+    from .compare import compare, parse_point
+    from .report import write_outputs
+
+    points = [parse_point(p) for group in args.codec for p in group]
+    original = load_audio(args.input)
+
+    def progress(fraction: float, message: str) -> None:
+        if not args.json:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+    entries = compare(original, points, progress=progress)
+    paths = write_outputs(original, entries, args.out)
+    if args.json:
+        print(json.dumps([entry.row() for entry in entries], indent=2))
+        return
+    if any(entry.result.random_weights for entry in entries):
+        print("WARNING: random test weights for some codecs: their audio is noise, their quality metrics meaningless.")
+    for entry in entries:
+        row = entry.row()
+        shown = {k: row[k] for k in ("bitrate_kbps", "pesq_wb", "stoi", "si_sdr", "mel_distance")}
+        print(f"{str(entry.point):22} " + "  ".join(f"{k}={'n/a' if v is None else v}" for k, v in shown.items()))
+    print(f"wrote {len(paths)} files to {args.out} (report: {args.out / 'report.html'})")
+
+
 def _cmd_download(args: argparse.Namespace) -> None:
     from . import weights
     from .codecs import weight_spec
@@ -94,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codes", type=Path, help="also save the tokens as .npz (neural codecs)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_cmd_roundtrip)
+
+    p = sub.add_parser("compare", help="compare operating points: metrics.json, wavs, report.html")
+    p.add_argument("input", help="audio file")
+    p.add_argument("--codec", action="append", nargs="+", required=True, metavar="ID@KBPS",
+                   help="operating points, e.g. --codec encodec_24khz@6 dac_44khz@7.75 opus@24")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
+    p.set_defaults(run=_cmd_compare)
 
     p = sub.add_parser("download", help="fetch a model's weights through its official loader")
     p.add_argument("model", help="codec id")

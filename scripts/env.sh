@@ -18,7 +18,7 @@ if [ ! -f "$venv/.runtime-ok" ]; then
   echo "Building $venv (first run: about 5 minutes, torch is large)" >&2
   rm -rf "$venv"
   "$python_bin" -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade "pip>=24" "setuptools>=69" wheel >&2
+  "$venv/bin/pip" install -q --upgrade "pip>=24" wheel >&2
   # torch first: it fixes the CUDA/CPU build every other package then resolves against.
   "$venv/bin/pip" install -q torch==2.9.1 torchaudio==2.9.1 >&2
   "$venv/bin/pip" install -q -r requirements.txt >&2

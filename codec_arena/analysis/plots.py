@@ -55,3 +55,119 @@ def spectrogram_figure(panels: list[tuple[str, Audio]]):
     axes[-1].set_xlabel("time (s)")
     fig.colorbar(mesh, ax=list(axes), label="dB (shared scale)", shrink=0.9)
     return fig
+
+
+def spectrogram_grid(original: Audio, reconstructions: list[tuple[str, Audio]]):
+    """Original, each reconstruction and its difference (reconstruction dB − original dB): the
+    spectrograms share one colour scale, the differences their own symmetric one (red = added,
+    blue = lost)."""
+    from matplotlib.figure import Figure
+
+    from ..audio import resample
+
+    panels = [("original", original)] + reconstructions
+    spectra = [(title, *log_power_spectrogram(audio)) for title, audio in panels]
+    top = max(float(db.max()) for *_, db in spectra)
+    nyquist = max(float(freqs[-1]) for _, _, freqs, _ in spectra)
+    rows = len(reconstructions) + 1
+    fig = Figure(figsize=(12, 2.2 * rows + 0.4), layout="constrained")
+    axes = fig.subplots(rows, 2, squeeze=False)
+    spec_mesh = diff_mesh = None
+    for row, (title, times, freqs, db) in enumerate(spectra):
+        edges = np.concatenate([[20.0], np.sqrt(freqs[1:-1] * freqs[2:]), [freqs[-1]]])
+        ax = axes[row, 0]
+        spec_mesh = ax.pcolormesh(times, edges, db[1:], shading="flat", cmap="magma", vmin=top - DYNAMIC_RANGE_DB,
+                                  vmax=top, rasterized=True)
+        ax.set(yscale="log", ylim=(20.0, nyquist), ylabel="Hz")
+        ax.set_title(title, fontsize=10, loc="left")
+        diff_ax = axes[row, 1]
+        if row == 0:
+            diff_ax.axis("off")
+            diff_ax.text(0.5, 0.5, "difference: reconstruction − original (dB)\nred = energy added, blue = lost",
+                         ha="center", va="center", fontsize=10)
+            continue
+        audio = panels[row][1]
+        at_original_rate = Audio(resample(audio.samples, audio.sample_rate, original.sample_rate)
+                                 if audio.sample_rate != original.sample_rate else audio.samples,
+                                 original.sample_rate)
+        _, _, reference_db = spectra[0][1:]
+        times_r, freqs_r, recon_db = log_power_spectrogram(at_original_rate)
+        width = min(recon_db.shape[1], reference_db.shape[1])
+        diff = np.clip(recon_db[:, :width] - reference_db[:, :width], -30, 30)
+        diff_edges = np.concatenate([[20.0], np.sqrt(freqs_r[1:-1] * freqs_r[2:]), [freqs_r[-1]]])
+        diff_mesh = diff_ax.pcolormesh(times_r[: width + 1], diff_edges, diff[1:], shading="flat", cmap="RdBu_r",
+                                       vmin=-30, vmax=30, rasterized=True)
+        diff_ax.set(yscale="log", ylim=(20.0, original.sample_rate / 2))
+        diff_ax.set_title(f"{title} − original", fontsize=10, loc="left")
+    axes[-1, 0].set_xlabel("time (s)")
+    axes[-1, 1].set_xlabel("time (s)")
+    fig.colorbar(spec_mesh, ax=list(axes[:, 0]), label="dB (shared)", shrink=0.8)
+    if diff_mesh is not None:
+        fig.colorbar(diff_mesh, ax=list(axes[1:, 1]), label="Δ dB", shrink=0.8)
+    return fig
+
+
+def codebook_usage_figure(report, title: str = ""):
+    """Per-codebook code histograms (plotly): hover shows code id and count."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for book in report.codebooks:
+        fig.add_trace(go.Bar(
+            x=np.arange(report.codebook_size), y=book.counts, name=f"codebook {book.index + 1}",
+            visible=True if book.index == 0 else "legendonly",
+            hovertemplate="code %{x}<br>count %{y}<extra>" + f"codebook {book.index + 1}</extra>"))
+    fig.update_layout(title=title or "Code usage per codebook (click the legend to show others)",
+                      xaxis_title="code id", yaxis_title="count", barmode="overlay", height=360,
+                      margin=dict(l=50, r=20, t=50, b=40))
+    return fig
+
+
+def utilisation_figure(report):
+    """Utilisation, entropy and perplexity per codebook (plotly)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    books = [b.index + 1 for b in report.codebooks]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("utilisation (codes used / size)", "entropy (bits)"))
+    fig.add_trace(go.Bar(x=books, y=[b.utilisation for b in report.codebooks], name="utilisation",
+                         hovertemplate="codebook %{x}: %{y:.1%}<extra></extra>"), 1, 1)
+    fig.add_trace(go.Bar(x=books, y=[b.entropy_bits for b in report.codebooks], name="entropy",
+                         customdata=[b.perplexity for b in report.codebooks],
+                         hovertemplate="codebook %{x}: %{y:.2f} bits, perplexity %{customdata:.0f}<extra></extra>"),
+                  1, 2)
+    bits = np.log2(report.codebook_size)
+    fig.add_hline(y=bits, line_dash="dot", annotation_text=f"max {bits:g} bits", row=1, col=2)
+    fig.update_layout(height=320, showlegend=False, margin=dict(l=50, r=20, t=50, b=40))
+    fig.update_xaxes(title_text="codebook")
+    return fig
+
+
+def token_heatmap(tokens: np.ndarray, frame_rate: float, title: str = "Tokens (codebooks × frames)"):
+    """Codebooks × frames heatmap of code ids (plotly)."""
+    import plotly.graph_objects as go
+
+    tokens = np.asarray(tokens).reshape(-1, tokens.shape[-1])
+    times = np.arange(tokens.shape[1]) / frame_rate
+    fig = go.Figure(go.Heatmap(z=tokens, x=times, y=np.arange(1, tokens.shape[0] + 1), colorscale="Viridis",
+                               colorbar=dict(title="code"),
+                               hovertemplate="t %{x:.2f} s<br>codebook %{y}<br>code %{z}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="codebook", height=320,
+                      margin=dict(l=50, r=20, t=50, b=40))
+    return fig
+
+
+def rate_distortion_figure(rows: list[dict], metric: str, label: str):
+    """Bitrate on x, a metric on y, a line per codec, a point per operating point (plotly)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for codec in dict.fromkeys(row["codec"] for row in rows):
+        points = sorted((r["bitrate_kbps"], r.get(metric)) for r in rows if r["codec"] == codec)
+        points = [(x, y) for x, y in points if y is not None]
+        if points:
+            fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
+                                     name=codec, hovertemplate="%{x:.3g} kbps: %{y:.3f}<extra>" + codec + "</extra>"))
+    fig.update_layout(title=f"Rate–distortion: {label}", xaxis_title="bitrate (kbps, log)", yaxis_title=label,
+                      xaxis_type="log", height=420, margin=dict(l=50, r=20, t=50, b=40))
+    return fig

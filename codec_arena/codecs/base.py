@@ -101,6 +101,12 @@ class Codes:
         """What the tokens actually cost per second of audio, padding and window overlap included."""
         return self.tokens.size * math.log2(self.codebook_size) / (self.num_samples / self.sample_rate) / 1000
 
+    def first(self, k: int) -> Codes:
+        """The first k codebooks only: decoding them shows what each residual stage adds."""
+        from dataclasses import replace
+
+        return replace(self, tokens=self.tokens[:k])
+
     def to_npz(self) -> bytes:
         buffer = io.BytesIO()
         meta = dict(frame_rate=self.frame_rate, codebook_size=self.codebook_size,

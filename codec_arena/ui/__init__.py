@@ -8,8 +8,8 @@ from .. import quiet_library_warnings
 
 TITLE = "Codec Arena"
 INTRO = (
-    "Hear what neural audio codecs keep and lose. Upload or record a clip (or pick an example), choose a "
-    "codec and a bitrate, and compare the reconstruction with the original. "
+    "Hear what neural audio codecs keep and lose. Upload or record a clip (or pick an example), choose codecs "
+    "and bitrates, and switch between the original and each reconstruction at the same moment. "
     "Codecs follow the survey *Towards Audio Language Modeling – An Overview* (Wu et al., 2024)."
 )
 MAX_UPLOAD = "200mb"
@@ -18,13 +18,19 @@ MAX_UPLOAD = "200mb"
 def build_app():
     import gradio as gr
 
-    from . import roundtrip
+    from . import compare, roundtrip, tokens
 
     quiet_library_warnings()
     with gr.Blocks(title=TITLE) as app:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
-        with gr.Tabs(), gr.Tab("Round trip", id="roundtrip"):
-            roundtrip.build()
+        last_comparison = gr.State(None)
+        with gr.Tabs():
+            with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
+                compare.build(last_comparison)
+            with gr.Tab("Tokens", id="tokens", elem_id="tab-tokens"):
+                tokens.build(last_comparison)
+            with gr.Tab("Round trip", id="roundtrip", elem_id="tab-roundtrip"):
+                roundtrip.build()
     return app
 
 

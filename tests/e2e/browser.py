@@ -31,6 +31,14 @@ def browser_page(width: int = 1400, height: int = 1100, extra_args: list[str] | 
             context.close()
 
 
+def open_tab(page, name: str):
+    """Click a tab (Gradio renders each label twice, so go by role) and return its panel."""
+    page.locator("[role=tab]", has_text=name).first.click()
+    panel = page.locator(f"#tab-{name.lower().replace(' ', '')}")
+    panel.wait_for()
+    return panel
+
+
 def choose(page, label: str, option: str) -> None:
     """Pick `option` in the Gradio dropdown labelled `label`."""
     box = page.get_by_label(label, exact=True)
@@ -42,12 +50,12 @@ def choose(page, label: str, option: str) -> None:
 def roundtrip_in_browser(page, url: str, clip: Path, codec_label: str, screenshot: Path | None = None) -> str:
     """Upload `clip`, pick the codec, run; returns the summary text shown."""
     page.goto(url)
-    page.locator("input[type=file]").first.set_input_files(str(clip))
-    page.get_by_label("Original", exact=True)  # the page is up
+    tab = open_tab(page, "Round trip")
+    tab.locator("input[type=file]").first.set_input_files(str(clip))
     choose(page, "Codec", codec_label)
     page.wait_for_timeout(500)  # the bitrate list follows the codec
-    page.get_by_role("button", name="Encode → decode").click()
-    summary = page.get_by_text("measured bitrate").first
+    tab.get_by_role("button", name="Encode → decode").click()
+    summary = tab.get_by_text("measured bitrate").first
     summary.wait_for(timeout=120_000)
     page.wait_for_timeout(1500)  # let the plot draw
     if screenshot:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, browser_page, roundtrip_in_browser
+from browser import CHROMIUM, browser_page, open_tab, roundtrip_in_browser
 from conftest import ARTIFACTS, ROOT
 
 pytestmark = [pytest.mark.e2e,
@@ -29,9 +29,10 @@ def test_bad_upload_shows_an_error_toast(app_url, tmp_path):
     junk.write_bytes(b"not audio at all\n" * 100)
     with browser_page() as page:
         page.goto(app_url)
-        page.locator("input[type=file]").first.set_input_files(str(junk))
+        tab = open_tab(page, "Round trip")
+        tab.locator("input[type=file]").first.set_input_files(str(junk))
         page.wait_for_timeout(1000)
-        page.get_by_role("button", name="Encode → decode").click()
+        tab.get_by_role("button", name="Encode → decode").click()
         toast = page.locator("[data-testid=toast-body]").first
         toast.wait_for(timeout=30_000)
         page.wait_for_timeout(500)  # the toast slides in
@@ -43,11 +44,12 @@ def test_visitor_clicks_an_example_and_listens(app_url):
     """The Space visitor's path: click an example, keep the default codec, run, get a player."""
     with browser_page() as page:
         page.goto(app_url)
-        page.get_by_text("music_fluidsynth_44k.flac").click()
+        tab = open_tab(page, "Round trip")
+        tab.get_by_text("music_fluidsynth_44k.flac").click()
         page.wait_for_timeout(1500)
-        page.get_by_role("button", name="Encode → decode").click()
-        page.get_by_text("measured bitrate").first.wait_for(timeout=120_000)
-        assert page.get_by_text("encodec_24khz").first.is_visible()
+        tab.get_by_role("button", name="Encode → decode").click()
+        tab.get_by_text("measured bitrate").first.wait_for(timeout=120_000)
+        assert tab.get_by_text("encodec_24khz").first.is_visible()
         page.screenshot(path=str(ARTIFACTS / "example_encodec.png"), full_page=True)
 
 
@@ -56,13 +58,14 @@ def test_microphone_recording_roundtrip(app_url):
     with browser_page(extra_args=["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
                       permissions=["microphone"]) as page:
         page.goto(app_url)
-        page.get_by_label("Record audio").first.click()
-        page.get_by_role("button", name="Record", exact=True).click()
+        tab = open_tab(page, "Round trip")
+        tab.get_by_label("Record audio").first.click()
+        tab.get_by_role("button", name="Record", exact=True).click()
         page.wait_for_timeout(2500)
-        page.locator("button:visible", has_text="Stop").first.click()
+        tab.locator("button:visible", has_text="Stop").first.click()
         page.wait_for_timeout(2000)
-        page.get_by_role("button", name="Encode → decode").click()
-        summary = page.get_by_text("measured bitrate").first
+        tab.get_by_role("button", name="Encode → decode").click()
+        summary = tab.get_by_text("measured bitrate").first
         summary.wait_for(timeout=120_000)
         page.screenshot(path=str(ARTIFACTS / "microphone_encodec.png"), full_page=True)
         frames = int(re.search(r"× (\d+) frames", summary.inner_text()).group(1))

@@ -1,0 +1,113 @@
+"""Write a comparison to a folder: metrics.json / metrics.csv, the wavs, the tokens, and a
+self-contained report.html (players, spectrograms, metrics, charts) that opens offline."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .analysis.metrics import QUALITY_KEYS, SPECS
+from .audio import Audio, write_wav
+from .compare import Entry
+
+COLUMNS = ["codec", "bitrate_kbps", "requested_kbps", "codebooks", "token_rate", *QUALITY_KEYS, "delay_ms",
+           "real_time_factor", "peak_memory_mb", "random_weights"]
+LABELS = {spec.key: spec.label for spec in SPECS} | {
+    "codec": "codec", "requested_kbps": "operating point (kbps)", "codebooks": "codebooks", "delay_ms": "delay (ms)"}
+
+
+def file_stem(index: int, entry: Entry) -> str:
+    return f"{index + 1:02d}_{entry.point.codec}_{entry.result.requested_kbps:g}kbps"
+
+
+def write_metrics(entries: list[Entry], out: Path) -> tuple[Path, Path]:
+    rows = [entry.row() for entry in entries]
+    json_path, csv_path = out / "metrics.json", out / "metrics.csv"
+    json_path.write_text(json.dumps(rows, indent=2))
+    with open(csv_path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*COLUMNS, "notes"])
+        for row in rows:
+            notes = "; ".join(f"{k}: {v}" for k, v in row["notes"].items())
+            writer.writerow([("" if row.get(c) is None else row.get(c)) for c in COLUMNS] + [notes])
+    return json_path, csv_path
+
+
+def write_outputs(original: Audio, entries: list[Entry], out: Path, html_report: bool = True) -> list[Path]:
+    """Everything a user downloads; returns the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [write_wav(original, out / "00_original.wav")]
+    for i, entry in enumerate(entries):
+        paths.append(write_wav(entry.result.output, out / f"{file_stem(i, entry)}.wav"))
+        if entry.result.codes is not None:
+            path = out / f"{file_stem(i, entry)}_tokens.npz"
+            path.write_bytes(entry.result.codes.to_npz())
+            paths.append(path)
+    paths += write_metrics(entries, out)
+    if html_report:
+        paths.append(write_html(original, entries, out / "report.html"))
+    return paths
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def metrics_table_html(entries: list[Entry]) -> str:
+    rows = [entry.row() for entry in entries]
+    head = "".join(f"<th>{html.escape(LABELS.get(c, c))}</th>" for c in COLUMNS if c != "random_weights")
+    body = []
+    for row in rows:
+        cells = []
+        for column in COLUMNS:
+            if column == "random_weights":
+                continue
+            value, note = row.get(column), row["notes"].get(column, "")
+            text = "n/a" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value))
+            cells.append(f'<td title="{html.escape(note)}">{html.escape(text)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def write_html(original: Audio, entries: list[Entry], path: Path) -> Path:
+    from .analysis.plots import rate_distortion_figure, spectrogram_grid
+    from .ui.player import PLAYER_CSS, PLAYER_JS, player_html
+
+    rows = [entry.row() for entry in entries]
+    sources = [("original", original)] + [(str(e.point), e.result.output) for e in entries]
+    grid = spectrogram_grid(original, [(str(e.point), e.result.output) for e in entries])
+    charts = []
+    for key in ["mel_distance", "pesq_wb", "stoi", "si_sdr"]:
+        if any(row.get(key) is not None for row in rows):
+            fig = rate_distortion_figure(rows, key, LABELS[key])
+            charts.append(fig.to_html(full_html=False, include_plotlyjs="inline" if not charts else False))
+    random = any(row["random_weights"] for row in rows)
+    warning = ("<p class=warn>⚠ Some codecs ran on <b>random test weights</b>: their audio is noise and their "
+               "quality metrics are meaningless; timings and memory are real.</p>") if random else ""
+    notes = "".join(f"<li><b>{html.escape(r['codec'])}@{r['requested_kbps']:g}</b> {html.escape(k)}: "
+                    f"{html.escape(v)}</li>" for r in rows for k, v in r["notes"].items())
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Codec Arena report</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:24px auto;padding:0 16px}}
+table{{border-collapse:collapse;font-size:14px}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:right}}
+th{{background:#f3f3fa}}.warn{{background:#fff4e5;padding:8px;border-left:4px solid #f59e0b}}
+img{{max-width:100%}}{PLAYER_CSS}</style></head><body>
+<h1>Codec Arena report</h1><p>{stamp} · original: {original.duration:.2f} s, {original.sample_rate} Hz,
+{original.channels} channel(s) · {len(entries)} reconstruction(s)</p>{warning}
+{player_html(sources)}
+<h2>Metrics</h2>{metrics_table_html(entries)}
+<p>Hover a cell for why a metric is n/a. Reconstructions were delay-compensated before scoring.</p>
+<ul>{notes}</ul>
+<h2>Spectrograms</h2><img alt="spectrograms" src="{_png(grid)}">
+<h2>Rate–distortion</h2>{''.join(charts) or '<p>No quality metric applies to these clips.</p>'}
+<script>(function(){{ const element = document; {PLAYER_JS} }})();</script>
+</body></html>"""
+    path.write_text(page)
+    return path

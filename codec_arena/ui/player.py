@@ -1,0 +1,174 @@
+"""A synced A/B player: every source plays at once from one clock, only one is heard.
+
+Switching changes which gain is open, so the position is kept exactly and the switch is instant (the
+MUSHRA-player technique of webMUSHRA and BeaqleJS). Keys 0–9 pick a source, space plays or
+pauses; a region can be looped. Sources travel inside the HTML as FLAC data URLs, so the same markup
+works in the app and in an offline report.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import numpy as np
+
+from ..audio import Audio
+
+PLAYER_JS = r"""
+const host = (typeof element !== 'undefined' && element) ? element : document;
+const fmt = t => `${Math.floor(t / 60)}:${(t % 60).toFixed(2).padStart(5, '0')}`;
+const players = window.__caPlayers = window.__caPlayers || new Map();
+
+function stopAll(except) {
+  for (const [root, st] of players) if (root !== except) { stopNodes(st); st.playing = false; }
+}
+function stopNodes(st) { st.nodes.forEach(n => { try { n.src.stop(); } catch (e) {} }); st.nodes = []; }
+function duration(st) { return Math.max(...st.buffers.map(b => b.duration)); }
+function position(st) {
+  if (!st.playing) return st.offset;
+  let t = st.ctx.currentTime - st.startedAt + st.offset;
+  if (st.loop) { const [a, b] = st.loop; if (t > b) t = a + ((t - a) % (b - a)); }
+  else if (t >= duration(st)) { stopNodes(st); st.playing = false; st.offset = 0; return 0; }
+  return Math.max(0, t);
+}
+async function state(root) {
+  if (players.has(root)) return players.get(root);
+  const ctx = new (window.AudioContext || window.webkitAudioContext)();
+  const urls = [...root.querySelectorAll('[data-src]')].map(b => b.dataset.src);
+  const buffers = await Promise.all(urls.map(async u => ctx.decodeAudioData(await (await fetch(u)).arrayBuffer())));
+  const st = {root, ctx, buffers, nodes: [], active: 0, playing: false, startedAt: 0, offset: 0, loop: null};
+  players.set(root, st);
+  return st;
+}
+function start(st, at) {
+  stopNodes(st);
+  stopAll(st.root);
+  if (st.loop && (at < st.loop[0] || at >= st.loop[1])) at = st.loop[0];
+  const when = st.ctx.currentTime + 0.02;
+  st.nodes = st.buffers.map((buffer, i) => {
+    const src = st.ctx.createBufferSource();
+    const gain = st.ctx.createGain();
+    src.buffer = buffer;
+    gain.gain.value = i === st.active ? 1 : 0;
+    src.connect(gain).connect(st.ctx.destination);
+    if (st.loop) { src.loop = true; src.loopStart = st.loop[0]; src.loopEnd = Math.min(st.loop[1], buffer.duration); }
+    src.start(when, Math.min(at, buffer.duration));
+    return {src, gain};
+  });
+  st.startedAt = when; st.offset = at; st.playing = true;
+}
+function select(st, index) {
+  if (index < 0 || index >= st.buffers.length) return;
+  st.active = index;
+  const now = st.ctx.currentTime;
+  st.nodes.forEach((n, i) => { n.gain.gain.cancelScheduledValues(now); n.gain.gain.setTargetAtTime(i === index ? 1 : 0, now, 0.003); });
+  st.root.querySelectorAll('[data-src]').forEach((b, i) => b.classList.toggle('ca-active', i === index));
+  st.root.dataset.active = index;
+}
+function draw() {
+  for (const [root, st] of players) {
+    if (!root.isConnected) { stopNodes(st); players.delete(root); continue; }
+    const t = position(st);
+    root.dataset.position = t.toFixed(3);
+    root.querySelector('.ca-time').textContent = `${fmt(t)} / ${fmt(duration(st))}`;
+    const seek = root.querySelector('.ca-seek');
+    if (document.activeElement !== seek) seek.value = (t / duration(st) * 1000).toFixed(0);
+    root.querySelector('.ca-play').textContent = st.playing ? 'Pause' : 'Play';
+  }
+  requestAnimationFrame(draw);
+}
+async function act(root, action, arg) {
+  if (action === 'plain') {
+    const srcs = [...root.querySelectorAll('[data-src]')].map(b => b.dataset.src);
+    root.querySelectorAll('audio[data-from]').forEach(a => { if (!a.src) a.src = srcs[Number(a.dataset.from)]; });
+    return;
+  }
+  const st = await state(root);
+  if (st.ctx.state === 'suspended') await st.ctx.resume();
+  if (action === 'select') { select(st, arg); if (!st.playing) root.dataset.active = arg; }
+  if (action === 'play') { if (st.playing) { st.offset = position(st); stopNodes(st); st.playing = false; } else start(st, st.offset); }
+  if (action === 'seek') { const t = arg * duration(st); if (st.playing) start(st, t); else st.offset = t; }
+  if (action === 'loop') {
+    const a = parseFloat(root.querySelector('.ca-loop-a').value), b = parseFloat(root.querySelector('.ca-loop-b').value);
+    st.loop = root.querySelector('.ca-loop').checked && b > a ? [a, Math.min(b, duration(st))] : null;
+    if (st.playing) start(st, position(st));
+  }
+  if (action === 'mark') {
+    root.querySelector(arg === 'a' ? '.ca-loop-a' : '.ca-loop-b').value = position(st).toFixed(2);
+    act(root, 'loop');
+  }
+  select(st, st.active);
+}
+if (!window.__caPlayerReady) {
+  window.__caPlayerReady = true;
+  requestAnimationFrame(draw);
+  document.addEventListener('keydown', e => {
+    if (e.target.closest && e.target.closest('input, textarea, [contenteditable]')) return;
+    const root = [...document.querySelectorAll('.ca-player')].find(r => r.offsetParent !== null);
+    if (!root) return;
+    if (/^[0-9]$/.test(e.key)) { act(root, 'select', Number(e.key)); e.preventDefault(); }
+    if (e.key === ' ') { act(root, 'play'); e.preventDefault(); }
+  });
+}
+host.addEventListener('click', e => {
+  const button = e.target.closest('.ca-player [data-action]');
+  if (!button) return;
+  const root = button.closest('.ca-player');
+  act(root, button.dataset.action, button.dataset.index !== undefined ? Number(button.dataset.index) : button.dataset.arg);
+});
+host.addEventListener('change', e => {
+  const root = e.target.closest && e.target.closest('.ca-player');
+  if (!root) return;
+  if (e.target.classList.contains('ca-seek')) act(root, 'seek', e.target.value / 1000);
+  else act(root, 'loop');
+});
+"""
+
+PLAYER_CSS = """
+.ca-player{border:1px solid #d4d4e8;border-radius:10px;padding:12px;font-family:system-ui,sans-serif}
+.ca-player .ca-sources{display:flex;flex-wrap:wrap;gap:6px;margin-bottom:10px}
+.ca-player button{border:1px solid #c7c7e0;background:#f6f6fc;border-radius:7px;padding:6px 10px;cursor:pointer}
+.ca-player button.ca-active{background:#6366f1;color:#fff;border-color:#6366f1}
+.ca-player .ca-row{display:flex;align-items:center;gap:10px;flex-wrap:wrap}
+.ca-player .ca-seek{flex:1;min-width:200px}
+.ca-player .ca-time{font-variant-numeric:tabular-nums;min-width:120px}
+.ca-player input[type=number]{width:70px}
+.ca-player kbd{border:1px solid #bbb;border-radius:3px;padding:0 4px;font-size:85%}
+.ca-player .ca-hint{color:#666;font-size:85%;margin-top:6px}
+"""
+
+
+def data_url(audio: Audio) -> str:
+    """Lossless FLAC (16-bit) as a data URL: half the size of wav, decoded by every current browser."""
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(audio.samples, -1, 1).T, audio.sample_rate, format="FLAC", subtype="PCM_16")
+    return "data:audio/flac;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def player_html(sources: list[tuple[str, Audio]], title: str = "Synced player") -> str:
+    """Markup for the player; sources[0] is the reference (key 0)."""
+    buttons = "".join(
+        f'<button data-action="select" data-index="{i}" data-src="{data_url(audio)}"'
+        f'{" class=ca-active" if i == 0 else ""}><kbd>{i}</kbd> {html.escape(label)}</button>'
+        for i, (label, audio) in enumerate(sources[:10]))
+    plain = "".join(f'<div class="ca-row"><span style="min-width:180px">{i} · {html.escape(label)}</span>'
+                    f'<audio controls preload="none" data-from="{i}"></audio></div>'
+                    for i, (label, _) in enumerate(sources[:10]))
+    return f"""<div class="ca-player" data-active="0" data-position="0">
+<div><b>{html.escape(title)}</b></div>
+<div class="ca-sources">{buttons}</div>
+<div class="ca-row"><button class="ca-play" data-action="play">Play</button>
+<input class="ca-seek" type="range" min="0" max="1000" value="0" aria-label="position">
+<span class="ca-time">0:00.00</span></div>
+<div class="ca-row" style="margin-top:6px"><label><input class="ca-loop" type="checkbox"> loop</label>
+from <input class="ca-loop-a" type="number" step="0.1" min="0" value="0"> s
+to <input class="ca-loop-b" type="number" step="0.1" min="0" value="{sources[0][1].duration:.2f}"> s
+<button data-action="mark" data-arg="a">set start here</button><button data-action="mark" data-arg="b">set end here</button></div>
+<div class="ca-hint">Switching keeps the playback position. Keys: <kbd>0</kbd>–<kbd>9</kbd> pick a source,
+<kbd>space</kbd> plays or pauses.</div>
+<details class="ca-plain"><summary data-action="plain">Ordinary players (one per version, with download)</summary>
+{plain}</details></div>"""

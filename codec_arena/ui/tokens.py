@@ -1,0 +1,97 @@
+"""Tokens tab: how a reconstruction used its codebooks, and progressive decoding (the first k
+codebooks of a residual stack, k = 1 … n) to hear what each stage adds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..codecs import get_codec
+from ..compare import Comparison, Entry
+from ..errors import RequestError
+from ..models import gpu
+from .errors import user_errors
+from .player import PLAYER_CSS, PLAYER_JS, player_html
+
+MAX_STAGES = 9  # keys 1–9 in the player (0 is the original)
+
+
+def neural_entries(state: Comparison | None) -> list[Entry]:
+    return [e for e in (state.entries if state else []) if e.result.codes is not None]
+
+
+def choices(state: Comparison | None):
+    import gradio as gr
+
+    names = [str(e.point) for e in neural_entries(state)]
+    return gr.Dropdown(choices=names, value=names[0] if names else None)
+
+
+def _entry(state: Comparison | None, name: str | None):
+    entries = neural_entries(state)
+    if not entries:
+        raise RequestError("Run a comparison with at least one neural codec first (Compare tab).")
+    return next((e for e in entries if str(e.point) == name), entries[0])
+
+
+@user_errors("analysing tokens")
+def show_usage(state: Comparison | None, name: str | None):
+    from ..analysis.plots import codebook_usage_figure, token_heatmap, utilisation_figure
+    from ..analysis.tokens import usage
+
+    entry = _entry(state, name)
+    codes = entry.result.codes
+    report = usage(codes)
+    rows = [[r["codebook"], r["used"], r["utilisation"], r["entropy_bits"], r["perplexity"]] for r in report.summary()]
+    text = (f"**{entry.point}**: {codes.codebooks} codebooks of {codes.codebook_size} codes × {codes.frames} "
+            f"frames · {report.tokens_per_second:.0f} tokens/s · {codes.bitrate_kbps:.3g} kbps")
+    if entry.result.random_weights:
+        text = ("> ⚠️ **Random test weights**: these tokens come from an untrained model; the plots show how the "
+                "tools work, not how the codec uses its codebooks.\n\n" + text)
+    return (codebook_usage_figure(report), utilisation_figure(report),
+            token_heatmap(codes.tokens, codes.frame_rate), rows, text)
+
+
+def stages(n: int) -> list[int]:
+    """Which k to decode: all of 1…n when n <= 9, else 9 spread from 1 to n."""
+    if n <= MAX_STAGES:
+        return list(range(1, n + 1))
+    return sorted({int(round(k)) for k in np.linspace(1, n, MAX_STAGES)})
+
+
+@user_errors("decoding progressively")
+@gpu(duration=180)
+def progressive(state: Comparison | None, name: str | None):
+    from ..analysis.plots import spectrogram_grid
+
+    entry = _entry(state, name)
+    codes = entry.result.codes
+    codec = get_codec(entry.point.codec)
+    decoded = [(f"first {k} of {codes.codebooks}", codec.decode(codes.first(k))) for k in stages(codes.codebooks)]
+    original = entry.result.input
+    return (player_html([("original", original)] + decoded, title="Progressive decoding"),
+            spectrogram_grid(original, decoded))
+
+
+def build(state) -> None:
+    import gradio as gr
+
+    gr.Markdown("Pick a reconstruction from your last comparison (neural codecs only: classical codecs make "
+                "bytes, not tokens).")
+    with gr.Row():
+        which = gr.Dropdown(label="Reconstruction", choices=[], allow_custom_value=True)
+        refresh = gr.Button("Show token usage", variant="primary")
+        prog = gr.Button("Progressive decoding")
+    summary = gr.Markdown()
+    with gr.Row():
+        usage_plot = gr.Plot(label="Code usage")
+        util_plot = gr.Plot(label="Utilisation and entropy")
+    heatmap = gr.Plot(label="Token heatmap")
+    stats = gr.Dataframe(headers=["codebook", "codes used", "utilisation", "entropy (bits)", "perplexity"],
+                         interactive=False)
+    player = gr.HTML(value="", js_on_load=PLAYER_JS, css_template=PLAYER_CSS)
+    gr.Markdown("**What each residual stage adds** (spectrograms, and differences from the original)")
+    grid = gr.Plot(show_label=False)
+    state.change(choices, inputs=state, outputs=which, api_visibility="private")
+    refresh.click(show_usage, inputs=[state, which], outputs=[usage_plot, util_plot, heatmap, stats, summary],
+                  api_name="tokens")
+    prog.click(progressive, inputs=[state, which], outputs=[player, grid], api_name="progressive")
