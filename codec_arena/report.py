@@ -18,7 +18,7 @@ from .compare import Entry
 COLUMNS = ["codec", "bitrate_kbps", "requested_kbps", "codebooks", "token_rate", *QUALITY_KEYS, "delay_ms",
            "real_time_factor", "peak_memory_mb", "random_weights"]
 LABELS = {spec.key: spec.label for spec in SPECS} | {
-    "codec": "codec", "requested_kbps": "operating point (kbps)", "codebooks": "codebooks", "delay_ms": "delay (ms)"}
+    "codec": "codec", "requested_kbps": "asked kbps", "codebooks": "codebooks", "delay_ms": "delay (ms)"}
 
 
 def file_stem(index: int, entry: Entry) -> str:

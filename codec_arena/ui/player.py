@@ -130,7 +130,7 @@ PLAYER_CSS = """
 .ca-player{border:1px solid #d4d4e8;border-radius:10px;padding:12px;font-family:system-ui,sans-serif}
 .ca-player .ca-sources{display:flex;flex-wrap:wrap;gap:6px;margin-bottom:10px}
 .ca-player button{border:1px solid #c7c7e0;background:#f6f6fc;border-radius:7px;padding:6px 10px;cursor:pointer}
-.ca-player button.ca-active{background:#6366f1;color:#fff;border-color:#6366f1}
+.ca-player button.ca-active{background:#4f46e5 !important;color:#fff !important;border-color:#4f46e5 !important;opacity:1 !important}
 .ca-player .ca-row{display:flex;align-items:center;gap:10px;flex-wrap:wrap}
 .ca-player .ca-seek{flex:1;min-width:200px}
 .ca-player .ca-time{font-variant-numeric:tabular-nums;min-width:120px}

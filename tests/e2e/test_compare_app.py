@@ -83,6 +83,17 @@ def test_researcher_compares_two_codecs_and_switches(app_url):
         assert float(player.get_attribute("data-position")) >= after
         page.screenshot(path=str(ARTIFACTS / "compare_synced_player.png"), full_page=True)
 
+        player.locator(".ca-loop-a").fill("1.0")  # loop 1.0 s – 1.5 s: playback stays inside it
+        player.locator(".ca-loop-b").fill("1.5")
+        player.locator(".ca-loop").check()
+        page.wait_for_timeout(1300)
+        positions = []
+        for _ in range(6):
+            positions.append(float(player.get_attribute("data-position")))
+            page.wait_for_timeout(150)
+        assert all(0.95 <= p <= 1.55 for p in positions), positions
+        assert len(set(positions)) > 1  # and it is still playing
+
         page.locator("[role=tab]", has_text="Tokens").first.click()
         page.get_by_role("button", name="Show token usage").click()
         page.get_by_text("codes ×").first.wait_for(timeout=60_000)
