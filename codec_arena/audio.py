@@ -21,6 +21,7 @@ MAX_CHANNELS = 8
 MIN_SAMPLE_RATE = 4_000
 MAX_SAMPLE_RATE = 384_000
 DEFAULT_MAX_SECONDS = 300.0
+MIN_SECONDS = 0.01
 
 
 def max_seconds_from_env() -> float:
@@ -56,6 +57,8 @@ class Audio:
         samples = map_channels(self.samples, channels)
         if sample_rate != self.sample_rate:
             samples = resample(samples, self.sample_rate, sample_rate)
+        if samples.shape[1] == 0:
+            raise AudioInputError(f"The clip is too short to resample to {sample_rate} Hz.")
         return Audio(samples, sample_rate)
 
 
@@ -77,6 +80,9 @@ def validate(audio: Audio, max_seconds: float | None = None) -> Audio:
     check_format(audio.sample_rate, audio.channels, audio.frames, cap)
     if audio.frames == 0:
         raise AudioInputError("The audio contains no samples (zero length).")
+    if audio.duration < MIN_SECONDS:
+        raise AudioInputError(f"The clip is only {audio.duration * 1000:.1f} ms long; at least "
+                              f"{MIN_SECONDS * 1000:.0f} ms are needed.")
     if not np.isfinite(audio.samples).all():
         raise AudioInputError(
             "The audio contains NaN or infinite sample values, so it cannot be encoded. "
@@ -136,7 +142,9 @@ def _read_soundfile(data: bytes, max_seconds: float) -> Audio:
         check_format(handle.samplerate, handle.channels, declared, max_seconds)
         samples = handle.read(dtype="float32", always_2d=True).T
         rate = handle.samplerate
-    if declared and samples.shape[1] < declared:
+    # frame counts of compressed formats are estimates (an MP3 without a Xing header is off by a frame
+    # or two), so only a real shortfall counts as truncation
+    if declared - samples.shape[1] > max(0.1 * rate, 0.02 * declared):
         raise _truncated(samples.shape[1] / rate, declared / rate)
     return Audio(np.ascontiguousarray(samples), rate)
 
@@ -212,7 +220,8 @@ def _truncated(read_s: float, declared_s: float) -> AudioInputError:
 
 
 def map_channels(samples: np.ndarray, channels: int) -> np.ndarray:
-    """Downmix by averaging, upmix mono by copying; other upmixes repeat the first channels."""
+    """Downmix by averaging (to mono, copied to every output channel), upmix mono by copying; other
+    upmixes repeat the first channels."""
     have = samples.shape[0]
     if have == channels:
         return samples
@@ -220,8 +229,8 @@ def map_channels(samples: np.ndarray, channels: int) -> np.ndarray:
         return samples.mean(axis=0, keepdims=True, dtype=np.float32)
     if have == 1:
         return np.repeat(samples, channels, axis=0)
-    if have > channels:
-        return np.ascontiguousarray(samples[:channels])
+    if have > channels:  # e.g. 5.1 to stereo: mix everything down, so no channel (dialogue) is lost
+        return np.repeat(samples.mean(axis=0, keepdims=True, dtype=np.float32), channels, axis=0)
     return np.concatenate([samples, samples[: channels - have]], axis=0)
 
 

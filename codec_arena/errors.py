@@ -26,11 +26,13 @@ class WeightsUnavailable(CodecArenaError):
     """A model's weights are not on disk and cannot be downloaded now."""
 
     def __init__(self, model_id: str, looked_at: Path | str, reason: str = "") -> None:
-        self.model_id = model_id
-        self.looked_at = str(looked_at)
+        self.model_id, self.looked_at, self.reason = model_id, str(looked_at), reason
         why = f" ({reason})" if reason else ""
         super().__init__(
             f"Weights for {model_id} are not available{why}. Looked for {self.looked_at}. "
             f"Fix: run `codec-arena download {model_id}` on a machine with internet access, "
             f"or copy the official checkpoint to that path."
         )
+
+    def __reduce__(self):  # ZeroGPU sends exceptions back from a worker process by pickling them
+        return type(self), (self.model_id, self.looked_at, self.reason)

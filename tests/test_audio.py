@@ -192,7 +192,7 @@ def test_downmix_and_upmix():
 
 
 @settings(max_examples=40, deadline=None)
-@given(channels=st.integers(1, 8), target=st.integers(1, 2), frames=st.integers(1, 3000),
+@given(channels=st.integers(1, 8), target=st.integers(1, 2), frames=st.integers(480, 3000),
        rate=st.sampled_from([8_000, 16_000, 22_050, 44_100, 48_000]),
        to_rate=st.sampled_from([16_000, 24_000, 44_100, 48_000]))
 def test_conform_shape_property(channels, target, frames, rate, to_rate):
@@ -210,3 +210,31 @@ def test_wav_roundtrip(tmp_path):
     assert back.sample_rate == 24_000 and back.samples.shape == audio.samples.shape
     np.testing.assert_allclose(back.samples, audio.samples, atol=1 / 32767)
     assert to_wav_bytes(Audio(np.full((1, 10), 3.0, np.float32), 8_000))  # clipping writes, not fails
+
+
+def test_mp3_without_xing_header_is_not_called_truncated():
+    """libsndfile only estimates an MP3's length without a Xing/LAME header: a frame off is not truncation."""
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3", options={"write_xing": "0"}) as out:
+        stream = out.add_stream("libmp3lame", rate=44_100, layout="mono")
+        frame = av.AudioFrame.from_ndarray(tone(3.0, 44_100), format="fltp", layout="mono")
+        frame.sample_rate = 44_100
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    assert abs(load_audio(buffer.getvalue()).duration - 3.0) < 0.1
+
+
+def test_a_click_of_a_clip_is_refused_clearly():
+    with pytest.raises(AudioInputError, match=r"only 0.1 ms long; at least 10 ms"):
+        from_array(np.zeros((1, 5), np.float32), 48_000)
+    with pytest.raises(AudioInputError, match="too short to resample"):
+        Audio(np.zeros((1, 1), np.float32), 48_000).to(16_000, 1)
+
+
+def test_surround_downmix_keeps_every_channel():
+    six = np.zeros((6, 10), np.float32)
+    six[2] = 1.0  # the centre channel of 5.1 carries the dialogue
+    stereo = map_channels(six, 2)
+    assert stereo.shape == (2, 10) and np.all(stereo > 0)

@@ -114,10 +114,13 @@ def test_clipped_and_loud_input_stays_finite(speech):
     assert all(v is None or np.isfinite(v) for v in s.values.values())
 
 
-def test_mel_and_stft_distances_are_symmetric_in_scale(speech):
+def test_mel_and_stft_distances_grow_with_the_damage(speech):
     x = speech.samples[0].astype(np.float64)
-    assert mel_distance(x, x * 0.5, 16_000) > 0
-    assert stft_distance(x, x * 0.5) > 0
+    noise = np.random.default_rng(2).standard_normal(x.size)
+    for distance in (lambda a, b: mel_distance(a, b, 16_000), stft_distance):
+        assert distance(x, x) == pytest.approx(0, abs=1e-9)
+        slight, heavy = distance(x, x + 0.001 * noise), distance(x, x + 0.05 * noise)
+        assert 0 < slight < heavy
 
 
 # --- codebook usage -----------------------------------------------------------------------------
@@ -174,3 +177,25 @@ def test_speaker_similarity(speech):
     assert speaker_similarity(x, x, 16_000) == pytest.approx(1.0, abs=1e-4)
     noise = np.random.default_rng(1).standard_normal(x.size) * 0.1
     assert speaker_similarity(x, x + 0.3 * noise, 16_000) < 0.99
+
+
+def test_pesq_on_long_speech_is_segmented_not_a_crash(speech):
+    """75 utterances in 5 minutes overrun the PESQ C code's table (a segfault); we score 20 s segments."""
+    from codec_arena.analysis.metrics import pesq_score
+
+    x = np.tile(speech.samples[0], 75).astype(np.float64)
+    noisy = x + 0.01 * np.random.default_rng(0).standard_normal(x.size)
+    value = pesq_score(x, noisy, 16_000, "wb")
+    assert 1.0 < value < 4.64
+    short = pesq_score(x[: 20 * 16_000], noisy[: 20 * 16_000], 16_000, "wb")
+    assert value == pytest.approx(short, abs=0.1)  # the same speech and noise: the same score
+
+
+def test_very_short_clips_and_negative_lags(speech):
+    short = Audio(speech.samples[:, 8000:8100], 16_000)  # 6 ms: shorter than the ±50 ms lag search
+    s = score(short, short)
+    assert s.values["si_sdr"] > 100 and s.lag_samples == 0
+    early = Audio(speech.samples[:, 80:], 16_000)  # the reconstruction leads by 5 ms
+    _, _, lag = align(speech, early)
+    assert lag == -80
+    assert score(speech, early).values["si_sdr"] > 30

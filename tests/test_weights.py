@@ -86,3 +86,12 @@ def test_random_marker(tmp_path):
     assert not weights.is_random(path)
     weights.mark_random(path)
     assert weights.is_random(path)
+
+
+def test_weights_error_survives_pickling():
+    """ZeroGPU returns exceptions from a worker process by pickling them: the message must survive."""
+    import pickle
+
+    error = WeightsUnavailable("dac_44khz", "/x/y.pth", "offline")
+    again = pickle.loads(pickle.dumps(error))
+    assert str(again) == str(error) and again.model_id == "dac_44khz"

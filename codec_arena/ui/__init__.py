@@ -21,7 +21,7 @@ def build_app():
     from . import compare, roundtrip, tokens
 
     quiet_library_warnings()
-    with gr.Blocks(title=TITLE) as app:
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as app:  # Gradio's copies of outputs: 1 h
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         last_comparison = gr.State(None)
         with gr.Tabs():

@@ -19,6 +19,21 @@ from .player import PLAYER_CSS, PLAYER_JS, player_html
 from .roundtrip import ASSETS, EXAMPLES
 
 DEFAULT_POINTS = ["encodec_24khz@6", "dac_16khz@6", "opus@24"]
+OUTPUT_ROOT = Path(tempfile.gettempdir()) / "codec-arena"
+KEEP_OUTPUTS_S = 3600.0  # downloads of a comparison stay this long; Gradio keeps its own copies too
+
+
+def output_dir() -> Path:
+    """A fresh folder for one comparison's files; folders older than an hour are removed, so a
+    long-running Space does not fill its disk."""
+    import shutil
+    import time
+
+    OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
+    for old in OUTPUT_ROOT.iterdir():
+        if time.time() - old.stat().st_mtime > KEEP_OUTPUTS_S:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix="compare-", dir=OUTPUT_ROOT))
 
 
 def point_choices() -> list[str]:
@@ -61,7 +76,7 @@ def run_compare(audio_path: str | None, points: list[str] | str | None, progress
     chosen = [parse_point(p) for p in (points or [])]
     entries = compare(original, chosen, progress=lambda f, msg: progress(f, desc=f"round trip {msg}"))
     sources = [("original", original)] + [(str(e.point), e.result.output) for e in entries]
-    out = Path(tempfile.mkdtemp(prefix="codec-arena-compare-"))
+    out = output_dir()
     files = write_outputs(original, entries, out, html_report=False)
     grid = spectrogram_grid(original, [(str(e.point), e.result.output) for e in entries])
     return (player_html(sources), table(entries), grid, warning(entries), [str(p) for p in files],
@@ -88,7 +103,8 @@ def build(state) -> None:
         with gr.Column(scale=1):
             clip = gr.Audio(label="Your clip", sources=["upload", "microphone"], type="filepath")
             examples = [[str(ASSETS / name)] for name in EXAMPLES if (ASSETS / name).exists()]
-            gr.Examples(examples=examples, inputs=[clip], label="Examples (see assets/LICENSES.md)")
+            if examples:
+                gr.Examples(examples=examples, inputs=[clip], label="Examples (see assets/LICENSES.md)")
             points = gr.Dropdown(label="Codecs @ kbps (pick several; type to filter, or type e.g. opus@40)",
                                  choices=point_choices(), value=DEFAULT_POINTS, multiselect=True,
                                  allow_custom_value=True)

@@ -18,11 +18,11 @@ from ..audio import Audio
 
 PLAYER_JS = r"""
 const host = (typeof element !== 'undefined' && element) ? element : document;
-const fmt = t => `${Math.floor(t / 60)}:${(t % 60).toFixed(2).padStart(5, '0')}`;
+const fmt = t => { const cs = Math.round(t * 100); return `${Math.floor(cs / 6000)}:${((cs % 6000) / 100).toFixed(2).padStart(5, '0')}`; };
 const players = window.__caPlayers = window.__caPlayers || new Map();
 
 function stopAll(except) {
-  for (const [root, st] of players) if (root !== except) { stopNodes(st); st.playing = false; }
+  for (const [root, st] of players) if (root !== except && st.ctx) { st.offset = position(st); stopNodes(st); st.playing = false; }
 }
 function stopNodes(st) { st.nodes.forEach(n => { try { n.src.stop(); } catch (e) {} }); st.nodes = []; }
 function duration(st) { return Math.max(...st.buffers.map(b => b.duration)); }
@@ -33,14 +33,18 @@ function position(st) {
   else if (t >= duration(st)) { stopNodes(st); st.playing = false; st.offset = 0; return 0; }
   return Math.max(0, t);
 }
-async function state(root) {
-  if (players.has(root)) return players.get(root);
-  const ctx = new (window.AudioContext || window.webkitAudioContext)();
-  const urls = [...root.querySelectorAll('[data-src]')].map(b => b.dataset.src);
-  const buffers = await Promise.all(urls.map(async u => ctx.decodeAudioData(await (await fetch(u)).arrayBuffer())));
-  const st = {root, ctx, buffers, nodes: [], active: 0, playing: false, startedAt: 0, offset: 0, loop: null};
-  players.set(root, st);
-  return st;
+const loading = new Map();
+function state(root) {
+  // the promise is stored at once, so a second click while decoding reuses it (one AudioContext)
+  if (!loading.has(root)) loading.set(root, (async () => {
+    const ctx = new (window.AudioContext || window.webkitAudioContext)();
+    const urls = [...root.querySelectorAll('[data-src]')].map(b => b.dataset.src);
+    const buffers = await Promise.all(urls.map(async u => ctx.decodeAudioData(await (await fetch(u)).arrayBuffer())));
+    const st = {root, ctx, buffers, nodes: [], active: 0, playing: false, startedAt: 0, offset: 0, loop: null};
+    players.set(root, st);
+    return st;
+  })());
+  return loading.get(root);
 }
 function start(st, at) {
   stopNodes(st);
@@ -69,12 +73,12 @@ function select(st, index) {
 }
 function draw() {
   for (const [root, st] of players) {
-    if (!root.isConnected) { stopNodes(st); players.delete(root); continue; }
+    if (!root.isConnected) { stopNodes(st); st.ctx.close(); players.delete(root); loading.delete(root); continue; }
     const t = position(st);
     root.dataset.position = t.toFixed(3);
     root.querySelector('.ca-time').textContent = `${fmt(t)} / ${fmt(duration(st))}`;
     const seek = root.querySelector('.ca-seek');
-    if (document.activeElement !== seek) seek.value = (t / duration(st) * 1000).toFixed(0);
+    if (root.dataset.dragging !== '1') seek.value = (t / duration(st) * 1000).toFixed(0);
     root.querySelector('.ca-play').textContent = st.playing ? 'Pause' : 'Play';
   }
   requestAnimationFrame(draw);
@@ -87,12 +91,13 @@ async function act(root, action, arg) {
   }
   const st = await state(root);
   if (st.ctx.state === 'suspended') await st.ctx.resume();
-  if (action === 'select') { select(st, arg); if (!st.playing) root.dataset.active = arg; }
+  if (action === 'select' && arg < st.buffers.length) st.active = arg;
   if (action === 'play') { if (st.playing) { st.offset = position(st); stopNodes(st); st.playing = false; } else start(st, st.offset); }
   if (action === 'seek') { const t = arg * duration(st); if (st.playing) start(st, t); else st.offset = t; }
   if (action === 'loop') {
     const a = parseFloat(root.querySelector('.ca-loop-a').value), b = parseFloat(root.querySelector('.ca-loop-b').value);
-    st.loop = root.querySelector('.ca-loop').checked && b > a ? [a, Math.min(b, duration(st))] : null;
+    const end = Math.min(b, duration(st));
+    st.loop = root.querySelector('.ca-loop').checked && end > a ? [a, end] : null;
     if (st.playing) start(st, position(st));
   }
   if (action === 'mark') {
@@ -121,9 +126,13 @@ host.addEventListener('click', e => {
 host.addEventListener('change', e => {
   const root = e.target.closest && e.target.closest('.ca-player');
   if (!root) return;
-  if (e.target.classList.contains('ca-seek')) act(root, 'seek', e.target.value / 1000);
+  if (e.target.classList.contains('ca-seek')) { act(root, 'seek', e.target.value / 1000); e.target.blur(); }
   else act(root, 'loop');
 });
+host.addEventListener('pointerdown', e => {
+  if (e.target.classList && e.target.classList.contains('ca-seek')) e.target.closest('.ca-player').dataset.dragging = '1';
+});
+document.addEventListener('pointerup', () => document.querySelectorAll('.ca-player[data-dragging]').forEach(r => delete r.dataset.dragging));
 """
 
 PLAYER_CSS = """
