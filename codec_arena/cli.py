@@ -73,7 +73,10 @@ def _cmd_compare(args: argparse.Namespace) -> None:
         if not args.json:
             print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
 
-    entries = compare(original, points, progress=progress)
+    comparison = compare(original, points, progress=progress)
+    for point, message in comparison.skipped:
+        print(f"codec-arena: skipped {point}: {message}", file=sys.stderr)
+    entries = comparison.entries
     paths = write_outputs(original, entries, args.out)
     if args.json:
         print(json.dumps([entry.row() for entry in entries], indent=2))

@@ -8,13 +8,13 @@ default bitrate. The CLI's `compare`, the Compare tab and the rate–distortion 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .analysis.metrics import Scores, score
 from .audio import Audio
 from .codecs import codec_info, list_codecs
-from .errors import RequestError
+from .errors import CodecArenaError, RequestError, WeightsUnavailable
 from .roundtrip import RoundTrip, roundtrip
 
 
@@ -74,18 +74,27 @@ class Entry:
 class Comparison:
     original: Audio
     entries: list[Entry]
+    skipped: list[tuple[OperatingPoint, str]] = field(default_factory=list)  # weights unavailable
 
 
 def compare(audio: Audio, points: list[OperatingPoint],
-            progress: Callable[[float, str], None] | None = None) -> list[Entry]:
+            progress: Callable[[float, str], None] | None = None) -> Comparison:
+    """Round-trip and score every point. A codec whose weights cannot be had is skipped with its
+    message (the others still run); if none can run, that message is the error."""
     if not points:
         raise RequestError("Choose at least one codec operating point.")
-    entries = []
+    entries, skipped = [], []
     for i, point in enumerate(points):
         if progress:
             progress(i / len(points), f"{point}")
-        result = roundtrip(audio, point.codec, point.kbps)
+        try:
+            result = roundtrip(audio, point.codec, point.kbps)
+        except WeightsUnavailable as missing:
+            skipped.append((point, str(missing)))
+            continue
         entries.append(Entry(point, result, score(result.input, result.output)))
     if progress:
         progress(1.0, "done")
-    return entries
+    if not entries:
+        raise CodecArenaError(" ".join(message for _, message in skipped))
+    return Comparison(audio, entries, skipped)

@@ -56,3 +56,16 @@ def test_cli_compare_rejects_bad_points(tmp_path):
     run = cli("compare", str(ROOT / "assets" / "speech_arctic_a0007.wav"), "--codec", "mp3@9999",
               "--out", str(tmp_path))
     assert run.returncode == 2 and "mp3 takes 32–320 kbps" in run.stderr
+
+
+def test_missing_weights_skip_one_codec_not_the_comparison(tmp_path):
+    env = {"HOME": str(tmp_path / "home"), "TORCH_HOME": str(tmp_path / "torch"), "CODEC_ARENA_OFFLINE": "1"}
+    run = cli("compare", str(ROOT / "assets" / "speech_arctic_a0007.wav"), "--codec", "dac_16khz@6", "opus@24",
+              "--out", str(tmp_path / "out"), env=env)
+    assert run.returncode == 0, run.stderr
+    assert "skipped dac_16khz@6: Weights for dac_16khz are not available" in run.stderr
+    rows = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert [row["codec"] for row in rows] == ["opus"]
+    alone = cli("compare", str(ROOT / "assets" / "speech_arctic_a0007.wav"), "--codec", "dac_16khz@6",
+                "--out", str(tmp_path / "out2"), env=env)
+    assert alone.returncode == 2 and "codec-arena download dac_16khz" in alone.stderr

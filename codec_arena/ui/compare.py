@@ -52,10 +52,11 @@ def table(entries: list[Entry]) -> list[list]:
     return [[("n/a" if row.get(c) is None else row.get(c)) for c in shown] for row in rows]
 
 
-def warning(entries: list[Entry]) -> str:
+def warning(comparison: Comparison) -> str:
+    entries = comparison.entries
     random = [str(e.point) for e in entries if e.result.random_weights]
     notes = sorted({f"**{e.point}** {k}: {v}" for e in entries for k, v in e.scores.notes.items()})
-    text = ""
+    text = "".join(f"> ⛔ **{point} skipped.** {message}\n\n" for point, message in comparison.skipped)
     if random:
         text += ("> ⚠️ **Random test weights** for " + ", ".join(random) + ": their audio is noise and their "
                  "quality metrics are meaningless. Timings and memory are real.\n\n")
@@ -74,13 +75,14 @@ def run_compare(audio_path: str | None, points: list[str] | str | None, progress
     if isinstance(points, str):
         points = [p for p in points.split(",") if p.strip()]
     chosen = [parse_point(p) for p in (points or [])]
-    entries = compare(original, chosen, progress=lambda f, msg: progress(f, desc=f"round trip {msg}"))
+    comparison = compare(original, chosen, progress=lambda f, msg: progress(f, desc=f"round trip {msg}"))
+    entries = comparison.entries
     sources = [("original", original)] + [(str(e.point), e.result.output) for e in entries]
     out = output_dir()
     files = write_outputs(original, entries, out, html_report=False)
     grid = spectrogram_grid(original, [(str(e.point), e.result.output) for e in entries])
-    return (player_html(sources), table(entries), grid, warning(entries), [str(p) for p in files],
-            Comparison(original, entries))
+    return (player_html(sources), table(entries), grid, warning(comparison), [str(p) for p in files],
+            comparison)
 
 
 @user_errors("sweeping operating points")
@@ -93,7 +95,7 @@ def run_sweep(audio_path: str | None, points: list[str] | None, metric: str, pro
     codecs = list(dict.fromkeys(parse_point(p).codec for p in (points or [])))
     if not codecs:
         raise RequestError("Choose at least one codec operating point; the sweep runs all of its bitrates.")
-    entries = compare(original, all_points(codecs), progress=lambda f, msg: progress(f, desc=f"sweep {msg}"))
+    entries = compare(original, all_points(codecs), progress=lambda f, msg: progress(f, desc=f"sweep {msg}")).entries
     rows = [entry.row() for entry in entries]
     return rate_distortion_figure(rows, metric, LABELS.get(metric, metric)), table(entries)
 
