@@ -67,23 +67,27 @@ class ModelCache:
     def get(self, model_id: str, device: str, load: Callable[[], T], size_of=model_size_mb) -> T:
         key = (model_id, device)
         with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return self._entries[key].value
+            if (hit := self._hit(key)) is not None:
+                return hit.value
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             with self._lock:  # another thread may have finished loading while we waited
-                if key in self._entries:
-                    self._entries.move_to_end(key)
-                    self.hits += 1
-                    return self._entries[key].value
+                if (hit := self._hit(key)) is not None:
+                    return hit.value
             value = load()
             with self._lock:
                 self.loads += 1
                 self._entries[key] = _Entry(value, size_of(value))
                 self._evict(keep=key)
             return value
+
+    def _hit(self, key: tuple[str, str]) -> _Entry | None:
+        """The cached entry, marked most recently used (call with the lock held)."""
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            self.hits += 1
+        return entry
 
     def _evict(self, keep: tuple[str, str]) -> None:
         evicted = False

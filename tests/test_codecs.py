@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, tone
 
+from codec_arena.analysis.metrics import estimate_lag
 from codec_arena.audio import Audio, load_audio
 from codec_arena.codecs import Codes, codec_info, get_codec, list_codecs
 from codec_arena.errors import RequestError
@@ -108,10 +108,7 @@ def test_dac_long_input_is_windowed(cache_env):
 # --- classical codecs, for real ---------------------------------------------------------------
 
 def lag_of(reference: np.ndarray, signal: np.ndarray) -> int:
-    n = 1 << math.ceil(math.log2(len(reference) + len(signal)))
-    corr = np.fft.irfft(np.fft.rfft(signal, n) * np.conj(np.fft.rfft(reference, n)), n)
-    lag = int(np.argmax(corr))
-    return lag if lag < n // 2 else lag - n
+    return estimate_lag(reference.astype(np.float64), signal.astype(np.float64), max_lag=2_000)
 
 
 @pytest.mark.parametrize("codec_id", CLASSICAL)

@@ -34,6 +34,14 @@ def log_power_spectrogram(audio: Audio, window_s: float = 0.032) -> tuple[np.nda
     return times, freqs, db
 
 
+def draw_spectrogram(ax, times: np.ndarray, freqs: np.ndarray, values: np.ndarray, top_hz: float, **style):
+    """One log-frequency panel: bins as bands between geometric-mean edges, from 20 Hz up."""
+    edges = np.concatenate([[20.0], np.sqrt(freqs[1:-1] * freqs[2:]), [freqs[-1]]])  # bin 1 is >= 31 Hz
+    mesh = ax.pcolormesh(times, edges, values[1:], shading="flat", rasterized=True, **style)
+    ax.set(yscale="log", ylim=(20.0, top_hz))
+    return mesh
+
+
 def spectrogram_figure(panels: list[tuple[str, Audio]]):
     """Log-frequency spectrograms stacked vertically on one colour scale, so levels compare."""
     from matplotlib.figure import Figure
@@ -45,11 +53,7 @@ def spectrogram_figure(panels: list[tuple[str, Audio]]):
     axes = fig.subplots(len(spectra), 1, squeeze=False)[:, 0]
     mesh = None
     for ax, (title, times, freqs, db) in zip(axes, spectra, strict=True):
-        edges = np.concatenate([[20.0], np.sqrt(freqs[1:-1] * freqs[2:]), [freqs[-1]]])  # bin 1 is >= 31 Hz
-        mesh = ax.pcolormesh(times, edges, db[1:], shading="flat", cmap="magma",
-                             vmin=top - DYNAMIC_RANGE_DB, vmax=top, rasterized=True)
-        ax.set_yscale("log")
-        ax.set_ylim(20.0, nyquist)
+        mesh = draw_spectrogram(ax, times, freqs, db, nyquist, cmap="magma", vmin=top - DYNAMIC_RANGE_DB, vmax=top)
         ax.set_title(title, fontsize=10, loc="left")
         ax.set_ylabel("Hz")
     axes[-1].set_xlabel("time (s)")
@@ -74,11 +78,10 @@ def spectrogram_grid(original: Audio, reconstructions: list[tuple[str, Audio]]):
     axes = fig.subplots(rows, 2, squeeze=False)
     spec_mesh = diff_mesh = None
     for row, (title, times, freqs, db) in enumerate(spectra):
-        edges = np.concatenate([[20.0], np.sqrt(freqs[1:-1] * freqs[2:]), [freqs[-1]]])
         ax = axes[row, 0]
-        spec_mesh = ax.pcolormesh(times, edges, db[1:], shading="flat", cmap="magma", vmin=top - DYNAMIC_RANGE_DB,
-                                  vmax=top, rasterized=True)
-        ax.set(yscale="log", ylim=(20.0, nyquist), ylabel="Hz")
+        spec_mesh = draw_spectrogram(ax, times, freqs, db, nyquist, cmap="magma", vmin=top - DYNAMIC_RANGE_DB,
+                                     vmax=top)
+        ax.set_ylabel("Hz")
         ax.set_title(title, fontsize=10, loc="left")
         diff_ax = axes[row, 1]
         if row == 0:
@@ -94,10 +97,8 @@ def spectrogram_grid(original: Audio, reconstructions: list[tuple[str, Audio]]):
         times_r, freqs_r, recon_db = log_power_spectrogram(at_original_rate)
         width = min(recon_db.shape[1], reference_db.shape[1])
         diff = np.clip(recon_db[:, :width] - reference_db[:, :width], -30, 30)
-        diff_edges = np.concatenate([[20.0], np.sqrt(freqs_r[1:-1] * freqs_r[2:]), [freqs_r[-1]]])
-        diff_mesh = diff_ax.pcolormesh(times_r[: width + 1], diff_edges, diff[1:], shading="flat", cmap="RdBu_r",
-                                       vmin=-30, vmax=30, rasterized=True)
-        diff_ax.set(yscale="log", ylim=(20.0, original.sample_rate / 2))
+        diff_mesh = draw_spectrogram(diff_ax, times_r[: width + 1], freqs_r, diff, original.sample_rate / 2,
+                                     cmap="RdBu_r", vmin=-30, vmax=30)
         diff_ax.set_title(f"{title} − original", fontsize=10, loc="left")
     axes[-1, 0].set_xlabel("time (s)")
     axes[-1, 1].set_xlabel("time (s)")
