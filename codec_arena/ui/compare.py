@@ -9,14 +9,13 @@ from pathlib import Path
 import gradio as gr
 
 from ..analysis.metrics import QUALITY_KEYS
-from ..audio import load_audio
 from ..compare import Comparison, Entry, all_points, compare, parse_point
-from ..errors import AudioInputError, RequestError
+from ..errors import RequestError
 from ..models import gpu
 from ..report import COLUMNS, LABELS, write_outputs
 from .errors import user_errors
+from .inputs import clip_input, load_clip
 from .player import PLAYER_CSS, PLAYER_JS, player_html
-from .roundtrip import ASSETS, EXAMPLES
 
 DEFAULT_POINTS = ["encodec_24khz@6", "dac_16khz@6", "opus@24"]
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "codec-arena"
@@ -38,12 +37,6 @@ def output_dir() -> Path:
 
 def point_choices() -> list[str]:
     return [str(point) for point in all_points()]
-
-
-def _load(audio_path: str | None):
-    if not audio_path:
-        raise AudioInputError("Upload or record a clip first (or click an example).")
-    return load_audio(audio_path)
 
 
 def table(entries: list[Entry]) -> list[list]:
@@ -71,7 +64,7 @@ def run_compare(audio_path: str | None, points: list[str] | str | None, progress
     """Returns the player, metrics rows, spectrogram grid, notes, downloads, and the entries (state)."""
     from ..analysis.plots import spectrogram_grid
 
-    original = _load(audio_path)
+    original = load_clip(audio_path)
     if isinstance(points, str):
         points = [p for p in points.split(",") if p.strip()]
     chosen = [parse_point(p) for p in (points or [])]
@@ -91,7 +84,7 @@ def run_sweep(audio_path: str | None, points: list[str] | None, metric: str, pro
     """Every operating point of the chosen codecs, into a rate–distortion chart."""
     from ..analysis.plots import rate_distortion_figure
 
-    original = _load(audio_path)
+    original = load_clip(audio_path)
     codecs = list(dict.fromkeys(parse_point(p).codec for p in (points or [])))
     if not codecs:
         raise RequestError("Choose at least one codec operating point; the sweep runs all of its bitrates.")
@@ -103,10 +96,7 @@ def run_sweep(audio_path: str | None, points: list[str] | None, metric: str, pro
 def build(state) -> None:
     with gr.Row():
         with gr.Column(scale=1):
-            clip = gr.Audio(label="Your clip", sources=["upload", "microphone"], type="filepath")
-            examples = [[str(ASSETS / name)] for name in EXAMPLES if (ASSETS / name).exists()]
-            if examples:
-                gr.Examples(examples=examples, inputs=[clip], label="Examples (see assets/LICENSES.md)")
+            clip = clip_input()
             points = gr.Dropdown(label="Codecs @ kbps (pick several; type to filter, or type e.g. opus@40)",
                                  choices=point_choices(), value=DEFAULT_POINTS, multiselect=True,
                                  allow_custom_value=True)

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from ..audio import Audio, load_audio
+from ..audio import Audio
 from ..codecs import CodecInfo, codec_info, list_codecs
 from ..errors import RequestError
 from ..models import gpu
 from ..roundtrip import RoundTrip, roundtrip
 from .errors import user_errors
+from .inputs import clip_input, load_clip
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
-EXAMPLES = ["speech_arctic_a0007.wav", "music_morning_coffee.wav", "music_fluidsynth_44k.flac"]
 DEFAULT_CODEC = "encodec_24khz"
 
 
@@ -67,11 +64,8 @@ def parse_bitrate(value: float | str | None) -> float | None:
 def run(audio_path: str | None, codec_id: str, bitrate_kbps: float | None):
     """Returns original audio, reconstruction, spectrograms and a summary."""
     from ..analysis.plots import spectrogram_figure
-    from ..errors import AudioInputError
 
-    if not audio_path:
-        raise AudioInputError("Upload or record a clip first (or click an example).")
-    original = load_audio(audio_path)
+    original = load_clip(audio_path)
     result = roundtrip(original, codec_id, parse_bitrate(bitrate_kbps))
     figure = spectrogram_figure([
         (f"original ({original.sample_rate} Hz)", original),
@@ -94,10 +88,7 @@ def build() -> None:
     default = codec_info(DEFAULT_CODEC)
     with gr.Row():
         with gr.Column(scale=1):
-            clip = gr.Audio(label="Your clip", sources=["upload", "microphone"], type="filepath")
-            examples = [[str(ASSETS / name)] for name in EXAMPLES if (ASSETS / name).exists()]
-            if examples:
-                gr.Examples(examples=examples, inputs=[clip], label="Examples (see assets/LICENSES.md)")
+            clip = clip_input()
             codec = gr.Dropdown(label="Codec", value=DEFAULT_CODEC,
                                 choices=[(f"{i.family} · {i.id}", i.id) for i in infos])
             # choices follow the codec in the page; API callers may send any bitrate, which
