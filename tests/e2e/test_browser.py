@@ -70,3 +70,16 @@ def test_microphone_recording_roundtrip(app_url):
         page.screenshot(path=str(ARTIFACTS / "microphone_encodec.png"), full_page=True)
         frames = int(re.search(r"× (\d+) frames", summary.inner_text()).group(1))
         assert frames >= 75, "at least a second of the recording reached the codec (75 frames/s)"
+
+
+def test_huge_upload_is_refused_with_a_message(app_url, tmp_path):
+    """Uploads over 200 MB are refused before they are sent (`launch(max_file_size=...)`)."""
+    huge = tmp_path / "huge.wav"
+    with open(huge, "wb") as handle:  # sparse: 201 MB on paper, nothing on disk
+        handle.truncate(201 * 2**20)
+    with browser_page() as page:
+        page.goto(app_url)
+        page.locator("#tab-compare input[type=file]").first.set_input_files(str(huge))
+        toast = page.locator("[data-testid=toast-body]").first
+        toast.wait_for(timeout=30_000)
+        assert "exceed the maximum allowed size of 200.0 Mb" in toast.inner_text()
