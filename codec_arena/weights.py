@@ -41,13 +41,9 @@ def offline() -> bool:
     return any(os.environ.get(name, "").lower() in truthy for name in ("CODEC_ARENA_OFFLINE", "HF_HUB_OFFLINE"))
 
 
-def ensure(spec: WeightSpec) -> Path:
-    """The checkpoint path, downloading it first when it is missing and we may go online."""
-    return spec.path if spec.path.exists() else download(spec)
-
-
 def download(spec: WeightSpec) -> Path:
-    """Fetch through the official loader; any network failure becomes `WeightsUnavailable`."""
+    """The checkpoint path, fetched first through the official loader when it is missing and we may go
+    online; offline, or on any network failure, `WeightsUnavailable`."""
     path = spec.path
     if path.exists():
         return path

@@ -48,14 +48,14 @@ def test_network_failure_becomes_a_clear_message(tmp_path, monkeypatch):
 
     spec = weights.WeightSpec("some_model", "its release page", lambda: tmp_path / "w.pth", unreachable)
     with pytest.raises(WeightsUnavailable, match=r"download from its release page failed: ConnectionError"):
-        weights.ensure(spec)
+        weights.download(spec)
 
 
-def test_ensure_finds_existing_file_without_network(tmp_path, monkeypatch):
+def test_existing_file_needs_no_network(tmp_path, monkeypatch):
     monkeypatch.setenv("CODEC_ARENA_OFFLINE", "1")
     (tmp_path / "w.pth").write_bytes(b"x")
     spec = weights.WeightSpec("m", "nowhere", lambda: tmp_path / "w.pth", lambda: 1 / 0)
-    assert weights.ensure(spec) == tmp_path / "w.pth"
+    assert weights.download(spec) == tmp_path / "w.pth"
 
 
 def test_hf_hub_offline_counts_as_offline(monkeypatch):

@@ -69,7 +69,7 @@ def load(info: CodecInfo, device: str) -> DacCodec:
     import dac
 
     model_type = info.id.removeprefix("dac_")
-    weights.ensure(weight_spec(info.id))
+    weights.download(weight_spec(info.id))
     model = dac.utils.load_model(model_type=model_type, model_bitrate="8kbps", tag=TAGS[model_type])
     return DacCodec(info, model.eval().to(device), device, checkpoint_path(model_type))
 

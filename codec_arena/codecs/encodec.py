@@ -54,7 +54,7 @@ def weight_spec(codec_id: str) -> weights.WeightSpec:
 
 
 def load(info: CodecInfo, device: str) -> EncodecCodec:
-    weights.ensure(weight_spec(info.id))
+    weights.download(weight_spec(info.id))
     model = build(info.id).eval().to(device)
     if model.segment is None:
         model.segment, model.overlap = SEGMENT_SECONDS_24KHZ, 0.01
