@@ -18,49 +18,44 @@ from pathlib import Path
 from . import weights
 from .codecs import registry
 
-# DAC stores its constructor arguments in the checkpoint, so tiny configs load through the same
-# loader; EnCodec's loader builds the full-size model, so its checkpoints are always full size.
-DAC_CONFIGS = {
-    "dac_44khz": dict(sample_rate=44_100, encoder_rates=[2, 4, 8, 8], decoder_rates=[8, 8, 4, 2], n_codebooks=9),
-    "dac_24khz": dict(sample_rate=24_000, encoder_rates=[2, 4, 5, 8], decoder_rates=[8, 5, 4, 2], n_codebooks=32),
-    "dac_16khz": dict(sample_rate=16_000, encoder_rates=[2, 4, 5, 8], decoder_rates=[8, 5, 4, 2], n_codebooks=12),
-}
-DAC_SMALL = dict(encoder_dim=4, decoder_dim=32)
-
 
 def write_random_weights(codec_id: str, small: bool = False, seed: int = 0) -> Path:
-    """Save a random-weight checkpoint for `codec_id` where its official loader looks."""
+    """Save a random-weight checkpoint for `codec_id` where its official loader looks, and mark it."""
     import torch
 
     torch.manual_seed(seed)
-    spec = registry.weight_spec(codec_id)
-    if spec is None:
+    if registry.weight_spec(codec_id) is None:
         raise ValueError(f"{codec_id} has no weights")
-    path = spec.path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if codec_id.startswith("encodec_"):
-        _save_encodec(codec_id, path)
-    elif codec_id in DAC_CONFIGS:
-        import dac
-
-        dac.model.DAC(**DAC_CONFIGS[codec_id], **(DAC_SMALL if small else {})).save(str(path))
-    else:
-        raise ValueError(f"no random-weight recipe for {codec_id}")
+    path = registry.family_module(codec_id).write_random_weights(codec_id, small=small)
     weights.mark_random(path)
     return path
 
 
-def _save_encodec(codec_id: str, path: Path) -> None:
-    import torch
+def hub_snapshot(repo_id: str, files: dict[str, Path | bytes] | None = None, source: Path | None = None) -> Path:
+    """Lay files out as the Hugging Face hub cache does (`$HF_HOME/hub/models--org--name/snapshots/<sha>/`,
+    `refs/main`), so `from_pretrained(repo_id)` and `hf_hub_download` find them offline. `source` is a
+    folder (e.g. from `save_pretrained`) whose files are copied in; `files` adds or overrides by name."""
+    import hashlib
+    import shutil
 
-    from .codecs.encodec import build
-
-    model = build(codec_id, pretrained=False)
-    # A fresh model's codebooks are zeros until k-means init; random codes make usage plots real.
-    for layer in model.quantizer.vq.layers:
-        layer._codebook.embed.normal_()
-        layer._codebook.inited.fill_(1)
-    torch.save(model.state_dict(), path)
+    repo = weights.hub_repo_dir(repo_id)
+    commit = hashlib.sha1(repo_id.encode()).hexdigest()
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    if source is not None:
+        for item in Path(source).iterdir():
+            if item.is_file():
+                shutil.copyfile(item, snapshot / item.name)
+    for name, content in (files or {}).items():
+        target = snapshot / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            shutil.copyfile(content, target)
+    return snapshot
 
 
 def neural_codec_ids() -> list[str]:

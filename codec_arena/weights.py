@@ -76,3 +76,33 @@ def torch_hub_checkpoint(name: str) -> Path:
     written out so that listing paths does not import torch."""
     home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "torch")
     return Path(home).expanduser() / "hub" / "checkpoints" / name
+
+
+def hub_repo_dir(repo_id: str) -> Path:
+    """The Hugging Face hub cache folder of a model repository (huggingface_hub's layout, written out
+    so that listing paths imports nothing heavy)."""
+    home = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface"), "hub")
+    return Path(home).expanduser() / f"models--{repo_id.replace('/', '--')}"
+
+
+def hub_file(repo_id: str, filename: str, revision: str = "main") -> Path:
+    """Where a hub file lives once downloaded: the snapshot `refs/<revision>` points at. Before that,
+    the path it will have under a placeholder snapshot, so messages can still say where we looked."""
+    repo = hub_repo_dir(repo_id)
+    ref = repo / "refs" / revision
+    commit = ref.read_text().strip() if ref.exists() else "<revision>"
+    return repo / "snapshots" / commit / filename
+
+
+def hub_spec(model_id: str, repo_id: str, filename: str, allow_patterns: list[str] | None = None) -> WeightSpec:
+    """A checkpoint from the Hugging Face hub: present when `filename` is in the cached snapshot;
+    fetched with `snapshot_download` (only `allow_patterns` when given)."""
+
+    def fetch() -> None:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(repo_id, allow_patterns=allow_patterns)
+
+    return WeightSpec(model_id=model_id, source=f"the Hugging Face hub ({repo_id})",
+                      location=lambda: hub_file(repo_id, filename), fetch=fetch)

@@ -16,7 +16,7 @@ from codec_arena.codecs import Codes, codec_info, get_codec, list_codecs
 from codec_arena.errors import RequestError
 from codec_arena.roundtrip import roundtrip
 
-NEURAL = ["encodec_24khz", "encodec_48khz", "dac_16khz", "dac_24khz", "dac_44khz"]
+NEURAL = [info.id for info in list_codecs() if info.neural]  # every registered codec runs the same checks
 CLASSICAL = ["opus", "mp3", "aac", "g722"]
 
 
@@ -30,9 +30,19 @@ def test_listing_needs_no_model_import():
 
 def test_registry_has_the_foundation_codecs():
     ids = [info.id for info in list_codecs()]
-    assert ids == NEURAL + CLASSICAL
+    assert set(ids) >= {"encodec_24khz", "encodec_48khz", "dac_16khz", "dac_24khz", "dac_44khz", *CLASSICAL}
+    assert len(ids) == len(set(ids))
     for info in list_codecs():
         assert info.paper and info.licence and info.bitrates_kbps and info.domain
+
+
+@pytest.mark.parametrize("codec_id", NEURAL)
+def test_neural_codecs_carry_their_facts_and_sources(codec_id):
+    info = codec_info(codec_id)
+    assert info.sources and info.training_data and info.hub_id and info.discriminators and info.weights
+    assert info.frame_rate and info.codebook_size and info.max_codebooks
+    assert info.codebooks_for(info.bitrates_kbps[-1]) <= info.max_codebooks
+    assert info.default_bitrate in info.bitrates_kbps
 
 
 def test_dac_operating_points_follow_the_formula():

@@ -48,12 +48,12 @@ def entropy_bits(counts: np.ndarray) -> float:
 
 def usage(codes: Codes) -> TokenReport:
     """Per-codebook statistics; works for one codebook or many."""
-    tokens = np.asarray(codes.tokens).reshape(-1, codes.tokens.shape[-1])
     books = []
-    for index, row in enumerate(tokens):
+    for index in range(codes.codebooks):
+        row = codes.level(index)
         counts = np.bincount(row, minlength=codes.codebook_size)[: codes.codebook_size]
         h = entropy_bits(counts)
         books.append(CodebookUsage(index, counts, int((counts > 0).sum()), float((counts > 0).sum()) /
                                    codes.codebook_size, h, float(2**h)))
     seconds = codes.num_samples / codes.sample_rate
-    return TokenReport(books, tokens.size / seconds if seconds else 0.0, tokens.shape[-1], codes.codebook_size)
+    return TokenReport(books, codes.token_count / seconds if seconds else 0.0, codes.frames, codes.codebook_size)

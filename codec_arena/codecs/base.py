@@ -39,6 +39,11 @@ class CodecInfo:
     bitrate_range_kbps: tuple[float, float] | None = None  # classical codecs take any rate in range
     flexible_channels: bool = False  # takes 1..channels as given (classical), else exactly `channels`
     default_bitrate_kbps: float | None = None
+    discriminators: str = ""  # the adversarial critics it was trained with (the survey's comparison)
+    training_data: str = ""
+    hub_id: str = ""  # model hub repository (or release) the official weights come from
+    sources: tuple[str, ...] = ()  # where the facts above come from: paper sections, model cards
+    codebook_strides: tuple[int, ...] = ()  # multi-scale codecs (SNAC): level i has one code per stride_i frames
     notes: str = ""
 
     @property
@@ -51,6 +56,8 @@ class CodecInfo:
 
     def codebooks_for(self, bitrate_kbps: float) -> int:
         """Number of residual codebooks giving this bitrate (neural codecs)."""
+        if self.codebook_strides:
+            return len(self.codebook_strides)
         bits_per_frame = math.log2(self.codebook_size or 2) * (self.frame_rate or 1)
         return max(1, round(bitrate_kbps * 1000 / bits_per_frame))
 
@@ -73,7 +80,11 @@ class CodecInfo:
 
 @dataclass(frozen=True)
 class Codes:
-    """Tokens from a neural encoder: int (codebooks, frames), plus what decoding needs."""
+    """Tokens from a neural encoder: int (codebooks, frames), plus what decoding needs.
+
+    Multi-scale codecs (SNAC) put each level on the finest frame grid, a coarse code repeated over
+    the frames it covers, with `extras["strides"]`; the bitrates count each code once.
+    """
 
     tokens: np.ndarray
     frame_rate: float
@@ -92,14 +103,27 @@ class Codes:
         return self.tokens.shape[-1]
 
     @property
+    def strides(self) -> np.ndarray:
+        return np.asarray(self.extras.get("strides", np.ones(self.codebooks, np.int64)))[: self.codebooks]
+
+    @property
+    def token_count(self) -> int:
+        """Codes actually emitted (a multi-scale level's repeats counted once)."""
+        return int(sum(math.ceil(self.frames / int(s)) for s in self.strides))
+
+    @property
     def nominal_kbps(self) -> float:
         """The operating point: codebooks x bits x nominal frame rate."""
-        return self.codebooks * math.log2(self.codebook_size) * self.frame_rate / 1000
+        return float(np.sum(1 / self.strides)) * math.log2(self.codebook_size) * self.frame_rate / 1000
 
     @property
     def bitrate_kbps(self) -> float:
         """What the tokens actually cost per second of audio, padding and window overlap included."""
-        return self.tokens.size * math.log2(self.codebook_size) / (self.num_samples / self.sample_rate) / 1000
+        return self.token_count * math.log2(self.codebook_size) / (self.num_samples / self.sample_rate) / 1000
+
+    def level(self, k: int) -> np.ndarray:
+        """Codebook k's codes, each once (multi-scale levels without their repeats)."""
+        return self.tokens[k, :: int(self.strides[k])]
 
     def first(self, k: int) -> Codes:
         """The first k codebooks only: decoding them shows what each residual stage adds."""

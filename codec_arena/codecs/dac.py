@@ -26,6 +26,9 @@ _COMMON = dict(
     family="DAC", codebook_size=1024, quantizer="RVQ (factorised, L2-normalised codes)", domain="general",
     paper="Kumar et al., High-Fidelity Audio Compression with Improved RVQGAN, 2023 (arXiv:2306.06546)",
     code_url="https://github.com/descriptinc/descript-audio-codec", licence="MIT (code and weights)",
+    discriminators="multi-period (MPD) + multi-band multi-scale STFT",
+    training_data="DAPS, DNS Challenge 4, Common Voice, VCTK (speech); MUSDB, Jamendo (music); AudioSet (general)",
+    sources=("paper §3.3 (discriminators), §4.1 (data)", "https://github.com/descriptinc/descript-audio-codec"),
 )
 
 
@@ -36,6 +39,7 @@ def _info(model_type: str, sample_rate: int, hop: int, codebooks: int, default: 
         max_codebooks=codebooks,
         bitrates_kbps=tuple(round(n * 10 * frame_rate / 1000, 3) for n in range(1, codebooks + 1)),
         default_bitrate_kbps=round(default * 10 * frame_rate / 1000, 3),
+        hub_id=f"descript/dac_{model_type}",
         weights=f"descript-audio-codec release {TAGS[model_type]}: weights_{model_type}_8kbps_{TAGS[model_type]}.pth",
         **_COMMON,
     )
@@ -131,3 +135,21 @@ class DacCodec:
         samples = signal.audio_data[0].numpy()[:, : codes.num_samples]
         samples = np.pad(samples, ((0, 0), (0, codes.num_samples - samples.shape[1])))
         return Audio(np.ascontiguousarray(samples, dtype=np.float32), self.info.sample_rate)
+
+
+# DAC stores its constructor arguments in the checkpoint, so tiny configs load through the same loader.
+CONFIGS = {
+    "dac_44khz": dict(sample_rate=44_100, encoder_rates=[2, 4, 8, 8], decoder_rates=[8, 8, 4, 2], n_codebooks=9),
+    "dac_24khz": dict(sample_rate=24_000, encoder_rates=[2, 4, 5, 8], decoder_rates=[8, 5, 4, 2], n_codebooks=32),
+    "dac_16khz": dict(sample_rate=16_000, encoder_rates=[2, 4, 5, 8], decoder_rates=[8, 5, 4, 2], n_codebooks=12),
+}
+SMALL = dict(encoder_dim=4, decoder_dim=32)
+
+
+def write_random_weights(codec_id: str, small: bool = False) -> Path:
+    import dac
+
+    path = weight_spec(codec_id).path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dac.model.DAC(**CONFIGS[codec_id], **(SMALL if small else {})).save(str(path))
+    return path

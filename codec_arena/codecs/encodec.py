@@ -11,6 +11,7 @@ flat.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -23,14 +24,19 @@ _COMMON = dict(
     paper="Défossez et al., High Fidelity Neural Audio Compression, 2022 (arXiv:2210.13438)",
     code_url="https://github.com/facebookresearch/encodec",
     licence="code MIT; weights CC-BY-NC 4.0",
+    discriminators="multi-scale STFT (MS-STFT)",
+    sources=("paper §3.4 (discriminator), §4.1 (data), Table 1", "https://github.com/facebookresearch/encodec"),
 )
 INFOS = [
     CodecInfo(id="encodec_24khz", sample_rate=24_000, channels=1, frame_rate=75.0, max_codebooks=32,
               bitrates_kbps=(1.5, 3.0, 6.0, 12.0, 24.0), default_bitrate_kbps=6.0, domain="general",
-              weights="encodec package release (torch hub cache): encodec_24khz-d7cc33bc.th", **_COMMON),
+              weights="encodec package release (torch hub cache): encodec_24khz-d7cc33bc.th",
+              training_data="DNS Challenge 4, Common Voice (speech); AudioSet, FSD50K (general); Jamendo (music)",
+              hub_id="facebook/encodec_24khz", **_COMMON),
     CodecInfo(id="encodec_48khz", sample_rate=48_000, channels=2, frame_rate=150.0, max_codebooks=16,
               bitrates_kbps=(3.0, 6.0, 12.0, 24.0), default_bitrate_kbps=6.0, domain="music",
-              weights="encodec package release (torch hub cache): encodec_48khz-7e698e3e.th", **_COMMON),
+              weights="encodec package release (torch hub cache): encodec_48khz-7e698e3e.th",
+              training_data="music only (the paper's 48 kHz model)", hub_id="facebook/encodec_48khz", **_COMMON),
 ]
 SEGMENT_SECONDS_24KHZ = 10.0
 CHECKPOINTS = {"encodec_24khz": "encodec_24khz-d7cc33bc.th", "encodec_48khz": "encodec_48khz-7e698e3e.th"}
@@ -95,3 +101,18 @@ class EncodecCodec:
         with self._lock, torch.inference_mode():
             wav = self.model.decode(frames)[0, :, : codes.num_samples]
         return Audio(wav.float().cpu().numpy(), self.info.sample_rate)
+
+
+def write_random_weights(codec_id: str, small: bool = False) -> Path:
+    """The loader always builds the full-size model, so the checkpoint is full size whatever `small`."""
+    import torch
+
+    model = build(codec_id, pretrained=False)
+    # A fresh model's codebooks are zeros until k-means init; random codes make usage plots real.
+    for layer in model.quantizer.vq.layers:
+        layer._codebook.embed.normal_()
+        layer._codebook.inited.fill_(1)
+    path = weight_spec(codec_id).path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), path)
+    return path

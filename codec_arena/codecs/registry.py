@@ -2,7 +2,8 @@
 
 Adding a codec family is one module here plus one entry in `FAMILIES`. A family module exposes
 `INFOS` (static facts, importable without torch), `load(info, device)`, and, for models with
-weights, `weight_spec(codec_id)`.
+weights, `weight_spec(codec_id)` and `write_random_weights(codec_id, small)`: the test helper that
+saves the real architecture with random weights exactly where and how the real loader reads it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from ..models import model_size_mb, pick_device
 from ..weights import WeightSpec
 from .base import Codec, CodecInfo
 
-FAMILIES = ("encodec", "dac", "classical")
+FAMILIES = (
+    "encodec",
+    "dac",
+    "classical",
+)
 
 
 @cache
@@ -42,6 +47,10 @@ def weight_spec(codec_id: str) -> WeightSpec | None:
     """How to find and fetch the weights; None for codecs without any (classical)."""
     module = _lookup(codec_id)[1]
     return module.weight_spec(codec_id) if hasattr(module, "weight_spec") else None
+
+
+def family_module(codec_id: str) -> ModuleType:
+    return _lookup(codec_id)[1]
 
 
 def get_codec(codec_id: str, device: str | None = None) -> Codec:
