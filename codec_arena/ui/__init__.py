@@ -18,19 +18,21 @@ MAX_UPLOAD = "200mb"
 def build_app():
     import gradio as gr
 
-    from . import compare, roundtrip, tokens
+    from . import compare, overview, roundtrip, tokens
 
     quiet_library_warnings()
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as app:  # Gradio's copies of outputs: 1 h
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         last_comparison = gr.State(None)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
-                compare.build(last_comparison)
+                clip, points, run_compare_after = compare.build(last_comparison)
             with gr.Tab("Tokens", id="tokens", elem_id="tab-tokens"):
                 tokens.build(last_comparison)
             with gr.Tab("Round trip", id="roundtrip", elem_id="tab-roundtrip"):
                 roundtrip.build()
+            with gr.Tab("Overview", id="overview", elem_id="tab-overview"):
+                overview.build(clip, points, tabs, run_compare_after)
     return app
 
 

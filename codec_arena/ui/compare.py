@@ -93,7 +93,9 @@ def run_sweep(audio_path: str | None, points: list[str] | None, metric: str, pro
     return rate_distortion_figure(rows, metric, LABELS.get(metric, metric)), table(entries)
 
 
-def build(state) -> None:
+def build(state):
+    """The tab's widgets; returns `run_after(event)`, which chains a comparison after another event
+    (the Overview's "open in Compare" uses it), plus the clip and point selectors it fills."""
     with gr.Row():
         with gr.Column(scale=1):
             clip = clip_input()
@@ -118,6 +120,11 @@ def build(state) -> None:
         chart = gr.Plot(label="Rate–distortion")
         sweep_table = gr.Dataframe(headers=[LABELS.get(c, c) for c in COLUMNS if c != "random_weights"],
                                    interactive=False, wrap=True)
-    go.click(run_compare, inputs=[clip, points], outputs=[player, metrics, spectrograms, notes, downloads, state],
-             api_name="compare")
+    outputs = [player, metrics, spectrograms, notes, downloads, state]
+    go.click(run_compare, inputs=[clip, points], outputs=outputs, api_name="compare")
     sweep.click(run_sweep, inputs=[clip, points, metric], outputs=[chart, sweep_table], api_name="sweep")
+
+    def run_after(event) -> None:
+        event.success(run_compare, inputs=[clip, points], outputs=outputs, api_visibility="private")
+
+    return clip, points, run_after

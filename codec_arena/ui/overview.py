@@ -1,0 +1,135 @@
+"""Overview tab: the survey's comparison of codecs as a live table built from `CodecInfo`, each row
+with a button that opens that codec in the Compare tab on the current clip."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+import gradio as gr
+
+from ..codecs import CodecInfo, codec_info, list_codecs, weight_spec
+from ..compare import parse_point
+from .inputs import ASSETS
+
+MAX_POINTS = 3  # the opened codec plus the two most recent other choices: a comparison stays quick
+EXAMPLE_FOR_DOMAIN = {"music": "music_morning_coffee.wav"}  # everything else starts on speech
+DEFAULT_EXAMPLE = "speech_arctic_a0007.wav"
+
+COLUMNS = ("Codec", "Quantizer", "Codebooks", "Frame rate", "Sample rate", "Bitrates (kbps)", "Domain",
+           "Discriminators", "Training data", "Licence", "Paper", "Weights")
+
+
+def bitrates(info: CodecInfo) -> str:
+    if info.bitrate_range_kbps:
+        return f"{info.bitrate_range_kbps[0]:g}–{info.bitrate_range_kbps[1]:g}"
+    rates = info.bitrates_kbps
+    return ", ".join(f"{b:g}" for b in rates) if len(rates) <= 5 else f"{rates[0]:g}–{rates[-1]:g} ({len(rates)} steps)"
+
+
+def weights_status(info: CodecInfo) -> str:
+    """Present, random (test weights), downloadable, or none needed; stat calls only, no model import."""
+    from ..weights import is_random
+
+    spec = weight_spec(info.id)
+    if spec is None:
+        return "none needed"
+    path = spec.path
+    if path.exists():
+        return "random test weights" if is_random(path) else "downloaded"
+    return "downloaded on first use"
+
+
+def row(info: CodecInfo) -> dict[str, Any]:
+    """One codec as the table (and the `overview` API) shows it."""
+    books = f"{info.max_codebooks} × {info.codebook_size}" if info.neural else "—"
+    if info.codebook_strides:
+        books += f" (strides {', '.join(map(str, info.codebook_strides))})"
+    return {
+        "Codec": info.id, "Family": info.family, "Quantizer": info.quantizer, "Codebooks": books,
+        "Frame rate": f"{info.frame_rate:g} Hz" if info.frame_rate else "—",
+        "Sample rate": f"{info.sample_rate / 1000:g} kHz" + (" stereo" if info.channels == 2 else ""),
+        "Bitrates (kbps)": bitrates(info), "Domain": info.domain, "Discriminators": info.discriminators or "—",
+        "Training data": info.training_data or "—", "Licence": info.licence, "Paper": info.paper,
+        "Code": info.code_url, "Weights": weights_status(info), "Sources": "; ".join(info.sources),
+        "Notes": info.notes,
+    }
+
+
+def rows() -> list[dict[str, Any]]:
+    return [row(info) for info in list_codecs()]
+
+
+def table_html(entries: list[dict[str, Any]]) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in ("", *COLUMNS))
+    body = []
+    for entry in entries:
+        codec = escape(entry["Codec"])
+        cells = [f'<td><button class="ca-open" data-codec="{codec}" title="Open {codec} in Compare">'
+                 f"▶ Compare</button></td>",
+                 f'<td><b>{escape(entry["Family"])}</b><br><code>{codec}</code>'
+                 + (f'<br><small>{escape(entry["Notes"])}</small>' if entry["Notes"] else "") + "</td>"]
+        for column in COLUMNS[1:]:
+            value = escape(str(entry[column]))
+            if column == "Paper" and entry["Code"]:
+                value += f'<br><a href="{escape(entry["Code"])}" target="_blank" rel="noopener">code</a>'
+            if column == "Training data" and entry["Sources"]:
+                value += f'<br><small title="{escape(entry["Sources"])}">sources ⓘ</small>'
+            cells.append(f"<td>{value}</td>")
+        body.append(f'<tr data-codec="{codec}">{"".join(cells)}</tr>')
+    return f'<table class="ca-overview"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+OVERVIEW_JS = """
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('button.ca-open');
+  if (button) trigger('click', {codec: button.dataset.codec});
+});
+"""
+OVERVIEW_CSS = """
+.ca-overview { border-collapse: collapse; font-size: 0.85em; width: 100%; }
+.ca-overview th, .ca-overview td { border-bottom: 1px solid var(--border-color-primary); padding: 4px 6px;
+  text-align: left; vertical-align: top; }
+.ca-overview th { position: sticky; top: 0; background: var(--background-fill-secondary); }
+.ca-overview button.ca-open { white-space: nowrap; cursor: pointer; padding: 2px 8px; border-radius: 6px;
+  border: 1px solid var(--button-primary-border-color); background: var(--button-primary-background-fill);
+  color: var(--button-primary-text-color); }
+"""
+
+
+def open_in_compare(codec_id: str, clip: str | None, current: list[str] | None) -> tuple[list[str], str]:
+    """The Compare selection with this codec (at its default bitrate) first, and the clip to use: the
+    current one, or an example that suits the codec's domain when there is none yet."""
+    info = codec_info(codec_id)
+    chosen = str(parse_point(info.id))
+    others = [p for p in (current or []) if p.partition("@")[0] != info.id]
+    points = [chosen, *others][:MAX_POINTS]
+    if not clip:
+        clip = str(ASSETS / EXAMPLE_FOR_DOMAIN.get(info.domain, DEFAULT_EXAMPLE))
+    return points, clip
+
+
+def build(compare_clip, compare_points, tabs, then_compare) -> None:
+    """`then_compare(event)` chains the Compare tab's run after the switch, so the codec plays at once."""
+    from .errors import user_errors
+
+    gr.Markdown("### Codecs\nThe codecs of the survey and the ones people compare them with today, from each "
+                "codec's own facts (hover *sources* for where they come from). **▶ Compare** opens a codec in "
+                "the Compare tab on your clip, or on an example if you have none yet.")
+    table = gr.HTML(value=table_html(rows()), js_on_load=OVERVIEW_JS, css_template=OVERVIEW_CSS,
+                    elem_id="ca-overview", padding=False)
+
+    @user_errors("opening the codec in Compare")
+    def on_open(clip, current, event: gr.EventData):
+        points, clip = open_in_compare(event.codec, clip, current)
+        return gr.Tabs(selected="compare"), points, clip
+
+    event = table.click(on_open, inputs=[compare_clip, compare_points], outputs=[tabs, compare_points, compare_clip],
+                        api_visibility="private")
+    then_compare(event)
+    gr.api(overview, api_name="overview")
+
+
+def overview() -> list[dict[str, Any]]:
+    """Every codec's facts and sources, as the Overview table shows them."""
+    return rows()

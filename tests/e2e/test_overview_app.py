@@ -1,0 +1,45 @@
+"""The Overview tab: the codec table from CodecInfo, and a row's button opening that codec in Compare."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from browser import CHROMIUM, browser_page, open_tab
+from conftest import ARTIFACTS
+
+from codec_arena.codecs import list_codecs
+
+pytestmark = pytest.mark.e2e
+
+
+def test_overview_endpoint_lists_every_codec_with_its_facts(app_url):
+    from gradio_client import Client
+
+    rows = Client(app_url, verbose=False).predict(api_name="/overview")
+    assert [row["Codec"] for row in rows] == [info.id for info in list_codecs()]
+    dac = next(row for row in rows if row["Codec"] == "dac_44khz")
+    assert dac["Frame rate"] == "86.1328 Hz" and dac["Weights"] == "random test weights"
+    assert "arXiv:2306.06546" in dac["Paper"] and dac["Sources"]
+    assert next(row for row in rows if row["Codec"] == "opus")["Weights"] == "none needed"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+def test_visitor_opens_a_codec_from_the_overview(app_url):
+    """No clip yet: the button picks an example, switches to Compare and runs the comparison."""
+    with browser_page() as page:
+        page.goto(app_url)
+        overview = open_tab(page, "Overview")
+        table = overview.locator("table.ca-overview")
+        table.wait_for()
+        assert table.locator("tbody tr").count() == len(list_codecs())
+        page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+        table.locator('button.ca-open[data-codec="dac_16khz"]').click()
+        compare = page.locator("#tab-compare")
+        compare.wait_for(state="visible")
+        player = page.locator(".ca-player").first
+        player.wait_for(timeout=120_000)
+        # the opened codec first, then the two earlier choices (the defaults here), and the original
+        sources = player.locator("[data-action=select]").all_inner_texts()
+        assert [s.split(" ", 1)[1] for s in sources] == ["original", "dac_16khz@6", "encodec_24khz@6", "opus@24"]
+        page.screenshot(path=str(ARTIFACTS / "overview-opened.png"), full_page=True)
