@@ -21,6 +21,9 @@ def _cmd_list(args: argparse.Namespace) -> None:
     from .codecs import list_codecs, weight_spec
 
     infos = list_codecs()
+    if args.markdown:
+        print(markdown_table(infos))
+        return
     if args.json:
         rows = []
         for info in infos:
@@ -29,13 +32,32 @@ def _cmd_list(args: argparse.Namespace) -> None:
                          "weights_present": bool(spec and spec.path.exists()) if spec else None})
         print(json.dumps(rows, indent=2))
         return
-    print(f"{'id':16} {'family':9} {'rate':>7} {'ch':>2} {'quantizer':10} bitrates (kbps)")
+    width = max(len(info.id) for info in infos) + 1
+    family = max(len(info.family) for info in infos) + 1
+    print(f"{'id':{width}} {'family':{family}} {'rate':>7} {'ch':>2} {'quantizer':10} bitrates (kbps)")
     for info in infos:
-        rates = ", ".join(f"{b:g}" for b in info.bitrates_kbps)
-        if info.bitrate_range_kbps:
-            rates = f"{info.bitrate_range_kbps[0]:g}–{info.bitrate_range_kbps[1]:g} (e.g. {rates})"
-        print(f"{info.id:16} {info.family:9} {info.sample_rate:>7} {info.channels:>2} "
-              f"{info.quantizer.split()[0]:10} {rates}")
+        print(f"{info.id:{width}} {info.family:{family}} {info.sample_rate:>7} {info.channels:>2} "
+              f"{info.quantizer.split()[0]:10} {_rates(info)}")
+
+
+def _rates(info) -> str:
+    rates = ", ".join(f"{b:g}" for b in info.bitrates_kbps)
+    if info.bitrate_range_kbps:
+        return f"{info.bitrate_range_kbps[0]:g}–{info.bitrate_range_kbps[1]:g} (e.g. {rates})"
+    return rates
+
+
+def markdown_table(infos) -> str:
+    """The README's codec table, generated from the same facts the app shows (a test keeps them equal)."""
+    lines = ["| id | family | sample rate | frame rate | quantizer | bitrates (kbps) | licence | weights |",
+             "|---|---|---|---|---|---|---|---|"]
+    for info in infos:
+        rate = f"{info.sample_rate / 1000:g} kHz" + (" stereo" if info.channels == 2 else "")
+        frames = f"{info.frame_rate:g} Hz" if info.frame_rate else "—"
+        cells = [f"`{info.id}`", info.family, rate, frames, info.quantizer, info.bitrate_summary(), info.licence,
+                 info.weights]
+        lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
+    return "\n".join(lines)
 
 
 def _cmd_roundtrip(args: argparse.Namespace) -> None:
@@ -112,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list codecs")
+    p.add_argument("--markdown", action="store_true", help="the README's codec table")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_cmd_list)
 
@@ -156,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("codec-arena: interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # `codec-arena list | head`: the reader left; nothing to report
+        sys.stdout = None
+        return 0
     except Exception as exc:  # last resort: still one line, never a traceback
         print(f"codec-arena: unexpected error ({type(exc).__name__}): {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -97,12 +97,13 @@ def test_dac_length_on_a_frame_boundary(cache_env):
 
 
 def test_encodec_24khz_long_input_is_segmented(cache_env):
-    """Past 10 s EnCodec 24k works in 10 s segments (memory stays flat); shorter clips are one pass."""
+    """Past 10 s EnCodec 24k works in 10.11 s segments (memory stays flat); clips up to 10 s are one pass."""
     codec = get_codec("encodec_24khz")
     long = codec.encode(Audio(tone(12.0, 24_000), 24_000), 6.0)
-    assert long.extras["segment_frames"].tolist() == [750, 158]  # stride 9.9 s, then 2.1 s = 157.5 frames
+    assert long.extras["segment_frames"].tolist() == [759, 150]  # 10.11 s, then from the 10.009 s stride: 1.99 s
     assert codec.decode(long).frames == 12 * 24_000
     assert codec.encode(Audio(tone(4.0, 24_000), 24_000), 6.0).extras["segment_frames"].tolist() == [300]
+    assert codec.encode(Audio(tone(10.0, 24_000), 24_000), 6.0).extras["segment_frames"].tolist() == [750]
 
 
 def test_dac_long_input_is_windowed(cache_env):

@@ -51,6 +51,12 @@ class CodecInfo:
         return self.quantizer != "classical"
 
     @property
+    def progressive(self) -> bool:
+        """Whether decoding the first k codebooks means something: a residual stack, one scale."""
+        return self.neural and (self.max_codebooks or 1) > 1 and not self.codebook_strides and \
+            self.quantizer.startswith("RVQ")
+
+    @property
     def default_bitrate(self) -> float:
         return self.default_bitrate_kbps or self.bitrates_kbps[len(self.bitrates_kbps) // 2]
 
@@ -73,6 +79,15 @@ class CodecInfo:
                 return offered
         choices = ", ".join(f"{b:g}" for b in self.bitrates_kbps)
         raise RequestError(f"{self.id} offers {choices} kbps; got {bitrate_kbps:g}.")
+
+    def bitrate_summary(self) -> str:
+        """Operating points in a few characters: a range, a short list, or first–last with the count."""
+        if self.bitrate_range_kbps:
+            return f"{self.bitrate_range_kbps[0]:g}–{self.bitrate_range_kbps[1]:g}"
+        rates = self.bitrates_kbps
+        if len(rates) <= 5:
+            return ", ".join(f"{b:g}" for b in rates)
+        return f"{rates[0]:g}–{rates[-1]:g} ({len(rates)} steps)"
 
     def channels_for(self, audio_channels: int) -> int:
         return min(audio_channels, self.channels) if self.flexible_channels else self.channels

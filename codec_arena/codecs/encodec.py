@@ -38,7 +38,7 @@ INFOS = [
               weights="encodec package release (torch hub cache): encodec_48khz-7e698e3e.th",
               training_data="music only (the paper's 48 kHz model)", hub_id="facebook/encodec_48khz", **_COMMON),
 ]
-SEGMENT_SECONDS_24KHZ = 10.0
+SEGMENT_SECONDS_24KHZ = 10.11  # with 1% overlap the stride is just over 10 s: clips up to 10 s are one pass
 CHECKPOINTS = {"encodec_24khz": "encodec_24khz-d7cc33bc.th", "encodec_48khz": "encodec_48khz-7e698e3e.th"}
 
 

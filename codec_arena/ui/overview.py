@@ -20,13 +20,6 @@ COLUMNS = ("Codec", "Quantizer", "Codebooks", "Frame rate", "Sample rate", "Bitr
            "Discriminators", "Training data", "Licence", "Paper", "Weights")
 
 
-def bitrates(info: CodecInfo) -> str:
-    if info.bitrate_range_kbps:
-        return f"{info.bitrate_range_kbps[0]:g}–{info.bitrate_range_kbps[1]:g}"
-    rates = info.bitrates_kbps
-    return ", ".join(f"{b:g}" for b in rates) if len(rates) <= 5 else f"{rates[0]:g}–{rates[-1]:g} ({len(rates)} steps)"
-
-
 def weights_status(info: CodecInfo) -> str:
     """Present, random (test weights), downloadable, or none needed; stat calls only, no model import."""
     from ..weights import is_random
@@ -49,7 +42,7 @@ def row(info: CodecInfo) -> dict[str, Any]:
         "Codec": info.id, "Family": info.family, "Quantizer": info.quantizer, "Codebooks": books,
         "Frame rate": f"{info.frame_rate:g} Hz" if info.frame_rate else "—",
         "Sample rate": f"{info.sample_rate / 1000:g} kHz" + (" stereo" if info.channels == 2 else ""),
-        "Bitrates (kbps)": bitrates(info), "Domain": info.domain, "Discriminators": info.discriminators or "—",
+        "Bitrates (kbps)": info.bitrate_summary(), "Domain": info.domain, "Discriminators": info.discriminators or "—",
         "Training data": info.training_data or "—", "Licence": info.licence, "Paper": info.paper,
         "Code": info.code_url, "Weights": weights_status(info), "Sources": "; ".join(info.sources),
         "Notes": info.notes,

@@ -64,7 +64,12 @@ def progressive(state: Comparison | None, name: str | None):
     from ..analysis.plots import spectrogram_grid
 
     entry = _entry(state, name)
-    codes = entry.result.codes
+    codes, info = entry.result.codes, entry.result.info
+    if not info.progressive:
+        raise RequestError(f"{info.id} has no residual stack to peel ({info.quantizer}, {info.max_codebooks} "
+                           "codebook(s)): its codes only decode together. Try an RVQ codec such as EnCodec or DAC.")
+    if codes.codebooks == 1:
+        raise RequestError(f"{entry.point} uses one codebook: choose a higher bitrate to hear codebooks add up.")
     codec = get_codec(entry.point.codec)
     decoded = [(f"first {k} of {codes.codebooks}", codec.decode(codes.first(k))) for k in stages(codes.codebooks)]
     original = entry.result.input
