@@ -34,10 +34,10 @@ def _cmd_list(args: argparse.Namespace) -> None:
         return
     width = max(len(info.id) for info in infos) + 1
     family = max(len(info.family) for info in infos) + 1
-    print(f"{'id':{width}} {'family':{family}} {'rate':>7} {'ch':>2} {'quantizer':10} bitrates (kbps)")
+    print(f"{'id':{width}} {'family':{family}} {'rate':>7} {'ch':>2} {'quantizer':12} bitrates (kbps)")
     for info in infos:
         print(f"{info.id:{width}} {info.family:{family}} {info.sample_rate:>7} {info.channels:>2} "
-              f"{info.quantizer.split()[0]:10} {_rates(info)}")
+              f"{info.quantizer.split()[0]:12} {_rates(info)}")
 
 
 def _rates(info) -> str:

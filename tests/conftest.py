@@ -26,7 +26,7 @@ def cache_env(tmp_path_factory) -> dict[str, str]:
     """
     root = tmp_path_factory.mktemp("caches")
     env = {"TORCH_HOME": str(root / "torch"), "HOME": str(root / "home"), "CODEC_ARENA_OFFLINE": "1",
-           "HF_HUB_OFFLINE": "1", "HF_HOME": str(root / "hf")}
+           "HF_HUB_OFFLINE": "1", "HF_HOME": str(root / "hf"), "XDG_CACHE_HOME": str(root / "xdg")}
     (root / "home").mkdir()
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
@@ -49,6 +49,8 @@ def empty_cache_env(tmp_path, monkeypatch) -> Path:
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("CODEC_ARENA_OFFLINE", "1")
     cache.clear()
     yield tmp_path

@@ -106,3 +106,13 @@ def test_serve_starts_the_app(cache_env):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_readme_codec_table_is_the_generated_one():
+    """The README's codec table is `codec-arena list --markdown`: facts live once, in CodecInfo."""
+    from codec_arena.cli import markdown_table
+    from codec_arena.codecs import list_codecs
+
+    table = markdown_table(list_codecs())
+    assert table in (ROOT / "README.md").read_text(), "run `codec-arena list --markdown` and paste it into README.md"
+    assert table.count("\n") == len(list_codecs()) + 1

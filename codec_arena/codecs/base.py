@@ -44,6 +44,7 @@ class CodecInfo:
     hub_id: str = ""  # model hub repository (or release) the official weights come from
     sources: tuple[str, ...] = ()  # where the facts above come from: paper sections, model cards
     codebook_strides: tuple[int, ...] = ()  # multi-scale codecs (SNAC): level i has one code per stride_i frames
+    frame_multiple: int = 1  # the encoder pads its input to a multiple of this many frames
     notes: str = ""
 
     @property

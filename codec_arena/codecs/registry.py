@@ -19,8 +19,23 @@ from ..weights import WeightSpec
 from .base import Codec, CodecInfo
 
 FAMILIES = (
+    # the six open-source codecs the survey analyses
     "encodec",
     "dac",
+    "speechtokenizer",
+    "hifi_codec",
+    "audiodec",
+    "funcodec",
+    # the codecs people compare them with today
+    "mimi",
+    "xcodec",
+    "xcodec2",
+    "wavtokenizer",
+    "neucodec",
+    "higgs_audio_tokenizer",
+    "snac",
+    "bigcodec",
+    # classical references
     "classical",
 )
 

@@ -1,0 +1,103 @@
+"""WavTokenizer (Ji et al., 2024) through transformers'
+`WavTokenizerModel.from_pretrained("swiss-ai/wavtokenizer-...")`.
+
+24 kHz mono, one VQ codebook of 4096 entries (12 bits) per frame; the frame rate is set by the
+encoder's ratios: 40 frames/s (hop 600, 0.48 kbps) or 75 frames/s (hop 320, 0.9 kbps), one operating
+point each. All releases are on the hub in transformers format (swiss-ai); we offer the three that
+span token rate and domain: the large 40-token unified model (speech, music, audio), the large
+75-token speech v2 model and the medium 75-token music/audio v2 model. The small LibriTTS-only and
+the other medium releases share the architecture. The model pads clips itself (its feature
+extractor only batches), and long clips are windowed as in `hf_codec`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import hf_codec
+from .base import CodecInfo
+
+_COMMON = dict(
+    family="WavTokenizer", sample_rate=24_000, channels=1, codebook_size=4096, max_codebooks=1, quantizer="single VQ",
+    paper="Ji et al., WavTokenizer: an Efficient Acoustic Discrete Codec Tokenizer for Audio Language Modeling, "
+          "2024 (arXiv:2408.16532, ICLR 2025)",
+    code_url="https://github.com/jishengpeng/WavTokenizer",
+    licence="code MIT; weights: novateur model cards (converted copies by swiss-ai)",
+    discriminators="multi-period (MPD) + multi-resolution (MRD) + DAC's multi-band complex STFT",
+    sources=("https://github.com/jishengpeng/WavTokenizer README (available models: corpus, tokens/s, domain) and "
+             "decoder/experiment.py (discriminators)",
+             "transformers docs model_doc/wavtokenizer.md (swiss-ai checkpoints, ratios 6-5-5-4 / 8-5-4-2)"),
+)
+
+
+def _info(codec_id: str, hub_id: str, frame_rate: float, domain: str, data: str, notes: str) -> CodecInfo:
+    kbps = round(12 * frame_rate / 1000, 3)
+    return CodecInfo(id=codec_id, frame_rate=frame_rate, bitrates_kbps=(kbps,), default_bitrate_kbps=kbps,
+                     domain=domain, hub_id=hub_id, training_data=data, notes=notes,
+                     weights=f"Hugging Face hub {hub_id} (transformers conversion of the novateur release)", **_COMMON)
+
+
+INFOS = [
+    _info("wavtokenizer_large_40", "swiss-ai/wavtokenizer-large-unify-40token", 40.0, "general",
+          "80,000 hours of speech, audio and music",
+          "40 tokens/s from one 4096-entry codebook; the tokenizer of Apertus 1.5."),
+    _info("wavtokenizer_large_speech_75", "swiss-ai/wavtokenizer-large-speech-75token-v2", 75.0, "speech",
+          "80,000 hours of speech, audio and music (this release is the speech v2 checkpoint)",
+          "75 tokens/s from one 4096-entry codebook; the authors' v2 checkpoint for speech."),
+    _info("wavtokenizer_medium_music_audio_75", "swiss-ai/wavtokenizer-medium-music-audio-75token-v2", 75.0, "music",
+          "10,000 hours (medium release, music and audio model, v2)",
+          "75 tokens/s from one 4096-entry codebook, trained for music and general audio."),
+]
+RATIOS = {40.0: [6, 5, 5, 4], 75.0: [8, 5, 4, 2]}  # upsampling_ratios (hop 600 / 320)
+SMALL = dict(num_filters=2, hidden_size=16, codebook_dim=16, decoder_hidden_size=32, decoder_intermediate_size=32,
+             decoder_num_layers=1, decoder_attention_num_groups=8, num_lstm_layers=1)
+
+
+class WavTokenizerCodec(hf_codec.HFCodec):
+    model_class = "WavTokenizerModel"
+
+    def encode_frames(self, x, bitrate_kbps: float, codebooks: int):
+        return self.model.encode(x).audio_codes[0]
+
+    def decode_frames(self, tokens):
+        return self.model.decode(tokens[None]).audio_values.reshape(-1)
+
+    def config_facts(self) -> dict[str, float]:
+        c = self.model.config
+        return dict(sample_rate=c.sampling_rate, frame_rate=c.sampling_rate / c.hop_length,
+                    codebook_size=c.codebook_size, codebooks=1)
+
+    def make_codes_vary(self) -> None:
+        """Initialise the codebook from encoder outputs on noise (as k-means init does from data): with
+        N(0, 1) entries far from the encoder's scale, every frame would pick the same code."""
+        import torch
+
+        latents = hf_codec.captured(self.model.encoder_model.encoder, lambda: hf_codec.encode_noise(self))
+        latents = latents[0].T  # (frames, dim)
+        codebook = self.model.encoder_model.quantizer.codebook
+        picks = latents[torch.randint(0, latents.shape[0], (codebook.embed.shape[0],))]
+        with torch.no_grad():
+            codebook.embed.copy_(picks + torch.randn_like(picks) * latents.std(0))
+            codebook.embed_avg.copy_(codebook.embed)
+
+
+def weight_spec(codec_id: str):
+    return hf_codec.weight_spec(_find(codec_id))
+
+
+def load(info: CodecInfo, device: str) -> WavTokenizerCodec:
+    return WavTokenizerCodec.load(info, device)
+
+
+def write_random_weights(codec_id: str, small: bool = False) -> Path:
+    from transformers import WavTokenizerConfig, WavTokenizerFeatureExtractor
+
+    info = _find(codec_id)
+    ratios = RATIOS[info.frame_rate]
+    config = WavTokenizerConfig(upsampling_ratios=ratios, **(SMALL if small else {}))
+    extractor = WavTokenizerFeatureExtractor(sampling_rate=24_000, hop_length=config.hop_length)
+    return hf_codec.write_random_weights(WavTokenizerCodec, info, config, extractor)
+
+
+def _find(codec_id: str) -> CodecInfo:
+    return next(info for info in INFOS if info.id == codec_id)
