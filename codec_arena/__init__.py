@@ -1,8 +1,14 @@
 """Codec Arena: compare neural audio codecs and the language models that speak their tokens."""
 
+import os
 import warnings
 
 __version__ = "0.1.0"
+
+# CODEC_ARENA_OFFLINE=1 promises no network at all; the hub libraries read their own switch once, at
+# import, so set it before anything imports them.
+if os.environ.get("CODEC_ARENA_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def quiet_library_warnings() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -18,9 +19,18 @@ EXIT_ERROR = 2
 
 
 def _cmd_list(args: argparse.Namespace) -> None:
-    from .codecs import list_codecs, weight_spec
+    from .codecs import list_codecs
 
     infos = list_codecs()
+    try:
+        _print_list(args, infos)
+    except BrokenPipeError:  # `codec-arena list | head`: the reader left early; nothing went wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _print_list(args: argparse.Namespace, infos) -> None:
+    from .codecs import weight_spec
+
     if args.markdown:
         print(markdown_table(infos))
         return
@@ -179,9 +189,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("codec-arena: interrupted", file=sys.stderr)
         return EXIT_ERROR
-    except BrokenPipeError:  # `codec-arena list | head`: the reader left; nothing to report
-        sys.stdout = None
-        return 0
     except Exception as exc:  # last resort: still one line, never a traceback
         print(f"codec-arena: unexpected error ({type(exc).__name__}): {exc}", file=sys.stderr)
         return EXIT_ERROR

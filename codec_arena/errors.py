@@ -36,3 +36,17 @@ class WeightsUnavailable(CodecArenaError):
 
     def __reduce__(self):  # ZeroGPU sends exceptions back from a worker process by pickling them
         return type(self), (self.model_id, self.looked_at, self.reason)
+
+
+class WeightsMismatch(CodecArenaError):
+    """The weights on disk are not the model we describe (another revision, a damaged file)."""
+
+    def __init__(self, model_id: str, path: Path | str, detail: str) -> None:
+        self.model_id, self.path, self.detail = model_id, str(path), detail
+        super().__init__(
+            f"The weights for {model_id} at {self.path} are not what Codec Arena expects: {detail}. "
+            f"Fix: delete that folder and run `codec-arena download {model_id}` again."
+        )
+
+    def __reduce__(self):
+        return type(self), (self.model_id, self.path, self.detail)

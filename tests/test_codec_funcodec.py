@@ -31,8 +31,10 @@ def test_facts_follow_the_release_names():
         info = codec_info(codec_id)
         assert info.hub_id == repo and f"ds{hop}" in repo and info.frame_rate == 16_000 / hop
         assert ("freqcodec" in repo) == (kind != "time") and (kind == "time" or f"gr{kind}nq32" in repo)
-        assert len(info.bitrates_kbps) == 6 and info.bitrates_kbps[-1] == 32 * 10 * info.frame_rate / 1000
-        assert [info.codebooks_for(kbps) for kbps in info.bitrates_kbps] == [1, 2, 4, 8, 16, 32]
+        assert info.bitrates_kbps[-1] == 32 * 10 * info.frame_rate / 1000
+        # the codebook counts the recipe trains with: ds640 never trains a single codebook
+        trained = [1, 2, 4, 8, 16, 32] if hop == 320 else [2, 4, 8, 16, 32]
+        assert [info.codebooks_for(kbps) for kbps in info.bitrates_kbps] == trained
 
 
 def test_checkpoint_sits_in_the_hub_snapshot_with_its_config(cache_env):

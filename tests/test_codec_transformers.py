@@ -15,7 +15,7 @@ from codec_arena import weights
 from codec_arena.audio import Audio
 from codec_arena.codecs import codec_info, get_codec, list_codecs
 from codec_arena.codecs.registry import family_module
-from codec_arena.errors import WeightsUnavailable
+from codec_arena.errors import WeightsMismatch, WeightsUnavailable
 from codec_arena.roundtrip import roundtrip
 
 FAMILIES = {"mimi", "xcodec", "xcodec2", "wavtokenizer", "neucodec", "higgs_audio_tokenizer"}
@@ -52,7 +52,7 @@ def test_weights_sit_in_the_hub_cache_layout(cache_env, codec_id):
     assert repo.parent == Path(cache_env["HF_HOME"]) / "hub"
     assert repo.name == "models--" + hub_id.replace("/", "--")
     snapshot = repo / "snapshots" / (repo / "refs" / "main").read_text()
-    assert family_module(codec_id).weight_spec(codec_id).path == snapshot / "config.json"
+    assert family_module(codec_id).weight_spec(codec_id).path == snapshot / "model.safetensors"
     assert {"config.json", "model.safetensors", "preprocessor_config.json"} <= {p.name for p in snapshot.iterdir()}
     config = json.loads((snapshot / "config.json").read_text())
     assert config["architectures"] == [MODEL_CLASSES[codec_id.split("_")[0]]]
@@ -75,7 +75,7 @@ def test_loaded_by_from_pretrained_with_the_advertised_facts(cache_env, codec_id
         assert type(codec.feature_extractor).__name__ == type(codec.model).__name__.replace("Model", "FeatureExtractor")
     # a checkpoint that disagrees with the facts we show is refused, not mislabelled
     wrong = dataclasses.replace(info, frame_rate=info.frame_rate * 2)
-    with pytest.raises(RuntimeError, match=f"{info.hub_id} does not match .*frame_rate"):
+    with pytest.raises(WeightsMismatch, match=f"{info.hub_id} does not match .*frame_rate"):
         type(codec)(wrong, codec.model, "cpu", codec.feature_extractor).check_config()
 
 
@@ -146,5 +146,5 @@ def test_missing_weights_offline_name_the_hub_cache_path(tmp_path, monkeypatch):
         with pytest.raises(WeightsUnavailable) as caught:
             family_module(codec_id).load(info, "cpu")
         repo = tmp_path / "hf" / "hub" / f"models--{info.hub_id.replace('/', '--')}"
-        assert caught.value.looked_at == str(repo / "snapshots" / "<revision>" / "config.json")
+        assert caught.value.looked_at == str(repo / "snapshots" / "<revision>" / "model.safetensors")
         assert f"codec-arena download {codec_id}" in str(caught.value)

@@ -95,3 +95,46 @@ def test_weights_error_survives_pickling():
     error = WeightsUnavailable("dac_44khz", "/x/y.pth", "offline")
     again = pickle.loads(pickle.dumps(error))
     assert str(again) == str(error) and again.model_id == "dac_44khz"
+
+
+def test_cached_hub_models_load_without_asking_the_hub(cache_env):
+    """With the weights cached, loading must not ask the hub for anything: with only CODEC_ARENA_OFFLINE
+    set, nothing at all; online, no model file or revision check (huggingface_hub would otherwise look
+    for a newer revision, and might download it, at run time)."""
+    import http.server
+    import os
+    import threading
+
+    requests: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the stdlib's name)
+            requests.append(self.path)
+            self.send_response(500)
+            self.end_headers()
+
+        do_HEAD = do_GET  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    code = ("from codec_arena.codecs import get_codec\n"
+            "for c in ('mimi', 'xcodec2', 'snac_24khz', 'speechtokenizer', 'hifi_codec_16k_320d', 'bigcodec',"
+            " 'funcodec_en_16k_nq32ds320'):\n    get_codec(c, 'cpu')\nprint('loaded')")
+    env = {**os.environ, **cache_env, "HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}"}
+    del env["HF_HUB_OFFLINE"]
+    try:
+        offline = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                                 timeout=300)
+        assert offline.returncode == 0 and "loaded" in offline.stdout, offline.stderr[-2000:]
+        assert requests == []
+        del env["CODEC_ARENA_OFFLINE"]
+        online = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=300)
+    finally:
+        server.shutdown()
+    assert online.returncode == 0 and "loaded" in online.stdout, online.stderr[-2000:]
+    # huggingface_hub's own once-a-day registry fetch is not a model request
+    assert [r for r in requests if not r.startswith("/api/agent-harnesses")] == []

@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import tempfile
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -46,11 +47,11 @@ import numpy as np
 
 from .. import weights
 from ..audio import Audio
-from ..errors import RequestError
+from ..errors import RequestError, WeightsMismatch
 from .base import CodecInfo, Codes
 
 RELEASE_URL = "https://github.com/facebookresearch/AudioDec/releases/download/pretrain_models_v02/exp.zip"
-RAW_URL = "https://raw.githubusercontent.com/facebookresearch/AudioDec/main"
+RAW_URL = "https://raw.githubusercontent.com/facebookresearch/AudioDec/e451e62580a66fe74426db51d92a6d0d468b70b3"
 WINDOW_SECONDS = 10.0
 HOP = 300  # product of enc_strides (3, 4, 5, 5) in both released autoencoders
 
@@ -135,30 +136,39 @@ def vocoder_checkpoint(codec_id: str) -> Path:
 
 
 def fetch_release() -> None:
-    """Download exp.zip once and keep the model folders of every codec here (both come from it)."""
+    """Download exp.zip once and keep the model folders of every codec here (both come from it).
+    Everything is unpacked into a staging folder and each model folder moved into place whole, with
+    its config.yml, so an interrupted download never leaves a checkpoint that looks present."""
     root = cache_dir()
     root.mkdir(parents=True, exist_ok=True)
     wanted = {("autoencoder", r.autoencoder) for r in RELEASES.values()} | {("vocoder", r.vocoder)
                                                                              for r in RELEASES.values()}
-    archive = root / "exp.zip.part"
+    staging = Path(tempfile.mkdtemp(prefix="exp-", dir=root))
     try:
+        archive = staging / "exp.zip"
         urllib.request.urlretrieve(RELEASE_URL, archive)
         with zipfile.ZipFile(archive) as bundle:
             for member in bundle.infolist():
                 parts = PurePosixPath(member.filename).parts
                 parts = parts[parts.index("exp") + 1:] if "exp" in parts else parts  # tolerate a top folder
-                if member.is_dir() or len(parts) != 3 or tuple(parts[:2]) not in wanted:
+                if member.is_dir() or len(parts) != 3 or tuple(parts[:2]) not in wanted or parts[2] in {".", ".."}:
                     continue
-                target = model_dir(*parts[:2]) / parts[2]
+                target = staging / parts[0] / parts[1] / parts[2]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with bundle.open(member) as source, open(target, "wb") as out:
                     shutil.copyfileobj(source, out)
+        for kind, name in wanted:  # the repository keeps each config.yml in the same place
+            config = staging / kind / name / "config.yml"
+            if not config.exists() and config.parent.exists():
+                urllib.request.urlretrieve(f"{RAW_URL}/exp/{kind}/{name}/config.yml", config)
+        for kind, name in wanted:
+            if (staging / kind / name).exists():
+                final = model_dir(kind, name)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                shutil.rmtree(final, ignore_errors=True)
+                os.replace(staging / kind / name, final)
     finally:
-        archive.unlink(missing_ok=True)
-    for kind, name in wanted:  # the repository keeps each config.yml in the same place
-        config = model_dir(kind, name) / "config.yml"
-        if not config.exists() and config.parent.exists():
-            urllib.request.urlretrieve(f"{RAW_URL}/exp/{kind}/{name}/config.yml", config)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _spec(codec_id: str, location) -> weights.WeightSpec:
@@ -182,14 +192,16 @@ def read_config(checkpoint: Path) -> dict:
 
 
 def read_generator(checkpoint: Path) -> dict:
+    """Tensors only (`weights_only`): a downloaded pickle never runs code here."""
     import pickle
 
     import torch
 
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # an official training checkpoint may pickle more than tensors
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    except pickle.UnpicklingError as exc:
+        raise WeightsMismatch(checkpoint.parent.name, checkpoint, "it holds more than tensors, and Codec Arena "
+                              "does not unpickle arbitrary objects from downloaded files") from exc
     return state["model"]["generator"]
 
 
@@ -199,8 +211,8 @@ def build_autoencoder(checkpoint: Path):
 
     config = read_config(checkpoint)
     if config.get("model_type", "symAudioDec") not in ("symAudioDec", "symAudioDecUniv"):
-        raise RequestError(f"{checkpoint.parent}/config.yml: model_type {config['model_type']} is not an AudioDec "
-                           "autoencoder.")
+        raise WeightsMismatch(checkpoint.parent.name, checkpoint.parent / "config.yml",
+                              f"model_type {config['model_type']} is not an AudioDec autoencoder")
     model = nets.AutoEncoder(**config["generator_params"], with_decoder=False)
     state = nets.fold_weight_norm(read_generator(checkpoint))
     model.load_state_dict({k: v for k, v in state.items() if not k.startswith("decoder.")})
@@ -212,8 +224,8 @@ def build_vocoder(checkpoint: Path):
 
     config = read_config(checkpoint)
     if config.get("model_type") not in ("HiFiGAN", "UnivNet"):  # both use the HiFi-GAN generator officially
-        raise RequestError(f"{checkpoint.parent}/config.yml: model_type {config.get('model_type')} is not an "
-                           "AudioDec vocoder.")
+        raise WeightsMismatch(checkpoint.parent.name, checkpoint.parent / "config.yml",
+                              f"model_type {config.get('model_type')} is not an AudioDec vocoder")
     model = nets.HiFiGANGenerator(**config["generator_params"])
     model.load_state_dict(nets.fold_weight_norm(read_generator(checkpoint)))
     return model, config
@@ -228,8 +240,8 @@ def load(info: CodecInfo, device: str) -> AudioDecCodec:
     vocoder, _ = build_vocoder(vocoder_path)
     if ae_config.get("sampling_rate", info.sample_rate) != info.sample_rate or autoencoder.hop_length != HOP \
             or vocoder.hop_length != HOP:
-        raise RequestError(f"{checkpoint.parent}/config.yml does not describe {info.id} "
-                           f"({info.sample_rate} Hz, hop {HOP}).")
+        raise WeightsMismatch(info.id, checkpoint.parent / "config.yml",
+                              f"it does not describe {info.id} ({info.sample_rate} Hz, hop {HOP})")
     model = nn.ModuleDict({"autoencoder": autoencoder, "vocoder": vocoder}).eval().to(device)
     return AudioDecCodec(info, model, device, checkpoint)
 

@@ -39,7 +39,8 @@ def _info(model_type: str, sample_rate: int, hop: int, codebooks: int, default: 
         max_codebooks=codebooks,
         bitrates_kbps=tuple(round(n * 10 * frame_rate / 1000, 3) for n in range(1, codebooks + 1)),
         default_bitrate_kbps=round(default * 10 * frame_rate / 1000, 3),
-        hub_id=f"descript/dac_{model_type}",
+        hub_id=f"github.com/descriptinc/descript-audio-codec releases {TAGS[model_type]} "
+               f"(transformers copy: descript/dac_{model_type})",
         weights=f"descript-audio-codec release {TAGS[model_type]}: weights_{model_type}_8kbps_{TAGS[model_type]}.pth",
         **_COMMON,
     )

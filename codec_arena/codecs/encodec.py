@@ -32,11 +32,12 @@ INFOS = [
               bitrates_kbps=(1.5, 3.0, 6.0, 12.0, 24.0), default_bitrate_kbps=6.0, domain="general",
               weights="encodec package release (torch hub cache): encodec_24khz-d7cc33bc.th",
               training_data="DNS Challenge 4, Common Voice (speech); AudioSet, FSD50K (general); Jamendo (music)",
-              hub_id="facebook/encodec_24khz", **_COMMON),
+              hub_id="dl.fbaipublicfiles.com/encodec/v0 (transformers copy: facebook/encodec_24khz)", **_COMMON),
     CodecInfo(id="encodec_48khz", sample_rate=48_000, channels=2, frame_rate=150.0, max_codebooks=16,
               bitrates_kbps=(3.0, 6.0, 12.0, 24.0), default_bitrate_kbps=6.0, domain="music",
               weights="encodec package release (torch hub cache): encodec_48khz-7e698e3e.th",
-              training_data="music only (the paper's 48 kHz model)", hub_id="facebook/encodec_48khz", **_COMMON),
+              training_data="music only (the paper's 48 kHz model)",
+              hub_id="dl.fbaipublicfiles.com/encodec/v0 (transformers copy: facebook/encodec_48khz)", **_COMMON),
 ]
 SEGMENT_SECONDS_24KHZ = 10.11  # with 1% overlap the stride is just over 10 s: clips up to 10 s are one pass
 CHECKPOINTS = {"encodec_24khz": "encodec_24khz-d7cc33bc.th", "encodec_48khz": "encodec_48khz-7e698e3e.th"}

@@ -41,7 +41,7 @@ import numpy as np
 
 from .. import weights
 from ..audio import Audio
-from ..errors import WeightsUnavailable
+from ..errors import RequestError, WeightsUnavailable
 from .base import CodecInfo, Codes
 
 SAMPLE_RATE = 16_000
@@ -81,7 +81,8 @@ def _info(codec_id: str, training_data: str, notes: str) -> CodecInfo:
     per_codebook = math.log2(CODEBOOK_SIZE) * frame_rate / 1000
     return CodecInfo(
         id=codec_id, frame_rate=frame_rate,
-        bitrates_kbps=tuple(n * per_codebook for n in (1, 2, 4, 8, 16, 32)),
+        # the codebook counts its recipe trains with (quantizer dropout); ds640 never trains one alone
+        bitrates_kbps=tuple(n * per_codebook for n in ((1, 2, 4, 8, 16, 32) if hop == 320 else (2, 4, 8, 16, 32))),
         weights=f"Hugging Face hub {repo} (model.pth + config.yaml; also on ModelScope as damo/{repo.split('/')[1]})",
         training_data=training_data, hub_id=repo, notes=notes,
         sources=(f"{CODE_URL} README (Available models)", f"https://huggingface.co/{repo}",
@@ -216,6 +217,9 @@ class FunCodec:
         import torch
 
         tokens = torch.from_numpy(codes.tokens).to(self.device)
+        if "window_frames" not in codes.extras:
+            raise RequestError(f"These codes lack FunCodec's per-window data (window_frames, scales): encode with "
+                               f"{self.info.id} in Codec Arena, or keep the .npz it wrote.")
         bounds = np.cumsum(np.concatenate([[0], codes.extras["window_frames"]]))
         pieces = []
         with torch.inference_mode(), _package_call():

@@ -25,6 +25,7 @@ import math
 import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,6 +33,7 @@ import numpy as np
 
 from .. import weights
 from ..audio import Audio
+from ..errors import WeightsMismatch
 from . import windowing
 from .base import CodecInfo, Codes
 
@@ -41,9 +43,15 @@ ALLOW_PATTERNS = ["*.json", "*.safetensors"]  # config, preprocessor config, wei
 
 
 def weight_spec(info: CodecInfo) -> weights.WeightSpec:
-    """Present when the snapshot's config.json is: `from_pretrained` reads the weights beside it (one
-    file or shards, whichever the repository publishes)."""
-    return weights.hub_spec(info.id, info.hub_id, "config.json", allow_patterns=ALLOW_PATTERNS)
+    """Present when the weights are (the index of a sharded checkpoint, or the one file): config.json
+    arrives first in a download, so an interrupted one must not count."""
+    spec = weights.hub_spec(info.id, info.hub_id, "model.safetensors", allow_patterns=ALLOW_PATTERNS)
+
+    def location() -> Path:
+        index = weights.hub_file(info.hub_id, "model.safetensors.index.json")
+        return index if index.exists() else weights.hub_file(info.hub_id, "model.safetensors")
+
+    return replace(spec, location=location)
 
 
 class HFCodec:
@@ -85,10 +93,12 @@ class HFCodec:
         import transformers
 
         weights.download(weight_spec(info))
-        model = getattr(transformers, cls.model_class).from_pretrained(info.hub_id).eval().to(device)
+        # local_files_only: what download() checked is what loads; never a silent new revision at run time
+        model = getattr(transformers, cls.model_class).from_pretrained(info.hub_id, local_files_only=True)
+        model = model.eval().to(device)
         extractor = None
         if cls.uses_feature_extractor:
-            extractor = transformers.AutoFeatureExtractor.from_pretrained(info.hub_id)
+            extractor = transformers.AutoFeatureExtractor.from_pretrained(info.hub_id, local_files_only=True)
         codec = cls(info, model, device, extractor)
         codec.check_config()
         return codec
@@ -105,7 +115,8 @@ class HFCodec:
             wrong["target_bandwidths"] = (list(offered), list(info.bitrates_kbps))
         if wrong:
             detail = "; ".join(f"{k}: checkpoint {got}, expected {want}" for k, (got, want) in wrong.items())
-            raise RuntimeError(f"{info.hub_id} does not match what codec_arena says about {info.id}: {detail}")
+            raise WeightsMismatch(info.id, self.checkpoint.parent, f"{info.hub_id} does not match what codec_arena "
+                                  f"says about {info.id}: {detail}")
 
     # --- the Codec protocol ----------------------------------------------------------------------
 
@@ -171,7 +182,7 @@ def hop_samples(info: CodecInfo) -> int:
 
 def write_random_weights(codec_cls: type[HFCodec], info: CodecInfo, config, feature_extractor) -> Path:
     """`Model(config)` with varied codes, saved with its feature extractor where `from_pretrained(hub_id)`
-    looks (the hub cache's snapshot layout). Returns the snapshot's config.json (the weight-spec path)."""
+    looks (the hub cache's snapshot layout). Returns the weight-spec path (the weights file)."""
     import transformers
 
     from ..testing import hub_snapshot
@@ -181,8 +192,8 @@ def write_random_weights(codec_cls: type[HFCodec], info: CodecInfo, config, feat
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp)
         feature_extractor.save_pretrained(tmp)
-        snapshot = hub_snapshot(info.hub_id, source=Path(tmp))
-    return snapshot / "config.json"
+        hub_snapshot(info.hub_id, source=Path(tmp))
+    return weight_spec(info).path
 
 
 def randomize_codebooks(model, std: float = 1.0) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..errors import WeightsMismatch
 from . import hf_codec
 from .base import CodecInfo
 from .xcodec2 import SMALL as XCODEC2_SMALL
@@ -47,7 +48,8 @@ class NeuCodecCodec(FsqCodec):
     def config_facts(self) -> dict[str, float]:
         c = self.model.config
         if c.input_sampling_rate != self.encoder_rate:
-            raise RuntimeError(f"{self.info.hub_id} encodes {c.input_sampling_rate} Hz, expected {self.encoder_rate}")
+            raise WeightsMismatch(self.info.id, self.checkpoint.parent,
+                                  f"{self.info.hub_id} encodes {c.input_sampling_rate} Hz, not {self.encoder_rate}")
         return dict(sample_rate=c.output_sampling_rate, frame_rate=c.input_sampling_rate / c.encoder_hop_length,
                     codebook_size=math.prod(c.quantization_levels), codebooks=1)
 

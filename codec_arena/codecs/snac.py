@@ -102,7 +102,7 @@ def load(info: CodecInfo, device: str) -> SnacCodec:
     from snac import SNAC
 
     checkpoint = weights.download(weight_spec(info.id))
-    model = SNAC.from_pretrained(info.hub_id)
+    model = SNAC.from_pretrained(info.hub_id, local_files_only=True)  # exactly what download() checked
     return SnacCodec(info, model.eval().to(device), device, checkpoint)
 
 

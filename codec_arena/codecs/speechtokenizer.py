@@ -57,7 +57,8 @@ def load(info: CodecInfo, device: str) -> SpeechTokenizerCodec:
     from speechtokenizer import SpeechTokenizer
 
     checkpoint = weights.download(weight_spec(info.id))
-    model = SpeechTokenizer.load_from_checkpoint(hf_hub_download(HUB_ID, CONFIG), hf_hub_download(HUB_ID, CHECKPOINT))
+    model = SpeechTokenizer.load_from_checkpoint(hf_hub_download(HUB_ID, CONFIG, local_files_only=True),
+                                                 hf_hub_download(HUB_ID, CHECKPOINT, local_files_only=True))
     return SpeechTokenizerCodec(info, model.eval().to(device), device, checkpoint)
 
 

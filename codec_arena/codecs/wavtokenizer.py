@@ -42,7 +42,7 @@ INFOS = [
           "80,000 hours of speech, audio and music",
           "40 tokens/s from one 4096-entry codebook; the tokenizer of Apertus 1.5."),
     _info("wavtokenizer_large_speech_75", "swiss-ai/wavtokenizer-large-speech-75token-v2", 75.0, "speech",
-          "80,000 hours of speech, audio and music (this release is the speech v2 checkpoint)",
+          "80,000 hours of speech (the authors' large speech model, v2 checkpoint)",
           "75 tokens/s from one 4096-entry codebook; the authors' v2 checkpoint for speech."),
     _info("wavtokenizer_medium_music_audio_75", "swiss-ai/wavtokenizer-medium-music-audio-75token-v2", 75.0, "music",
           "10,000 hours (medium release, music and audio model, v2)",

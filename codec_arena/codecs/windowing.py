@@ -42,6 +42,9 @@ def encode(encode_chunk: Callable[[np.ndarray], np.ndarray], samples: np.ndarray
     """Tokens (codebooks, frames): `encode_chunk` maps samples (channels, n) to tokens of
     ceil(n / hop) frames (the codec pads the last chunk as it pads a whole clip)."""
     pieces = [encode_chunk(samples[:, w.lo * hop: w.hi * hop])[:, w.start - w.lo: w.stop - w.lo] for w in windows]
+    for piece, w in zip(pieces, windows, strict=True):  # a short piece would silently drop tokens
+        if piece.shape[1] != w.stop - w.start:
+            raise RuntimeError(f"the encoder gave {piece.shape[1]} frames for a window of {w.stop - w.start}")
     return np.concatenate(pieces, axis=1)
 
 

@@ -31,8 +31,8 @@ def build_app():
                 tokens.build(last_comparison)
             with gr.Tab("Round trip", id="roundtrip", elem_id="tab-roundtrip"):
                 roundtrip.build()
-            with gr.Tab("Overview", id="overview", elem_id="tab-overview"):
-                overview.build(clip, points, tabs, run_compare_after)
+            with gr.Tab("Overview", id="overview", elem_id="tab-overview") as overview_tab:
+                overview.build(overview_tab, clip, points, tabs, run_compare_after)
     return app
 
 

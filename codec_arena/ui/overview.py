@@ -102,7 +102,7 @@ def open_in_compare(codec_id: str, clip: str | None, current: list[str] | None) 
     return points, clip
 
 
-def build(compare_clip, compare_points, tabs, then_compare) -> None:
+def build(tab, compare_clip, compare_points, tabs, then_compare) -> None:
     """`then_compare(event)` chains the Compare tab's run after the switch, so the codec plays at once."""
     from .errors import user_errors
 
@@ -120,6 +120,7 @@ def build(compare_clip, compare_points, tabs, then_compare) -> None:
     event = table.click(on_open, inputs=[compare_clip, compare_points], outputs=[tabs, compare_points, compare_clip],
                         api_visibility="private")
     then_compare(event)
+    tab.select(lambda: table_html(rows()), outputs=table, api_visibility="private")  # weights may have arrived
     gr.api(overview, api_name="overview")
 
 
