@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import weights
+from . import quiet_library_warnings, weights
 from .codecs import registry
 
 
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="every codec with weights")
     parser.add_argument("--small", action="store_true", help="tiny configs where the loader allows")
     args = parser.parse_args(argv)
+    quiet_library_warnings()
     ids = neural_codec_ids() if args.all else args.codecs
     if not ids:
         parser.error("name codecs or pass --all")

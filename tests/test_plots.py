@@ -37,3 +37,16 @@ def test_panels_share_one_colour_scale_and_frequency_axis():
 def test_silence_and_tiny_clips_plot():
     fig = spectrogram_figure([("silence", Audio(np.zeros((1, 100), np.float32), 8_000))])
     assert fig.axes
+
+
+def test_code_histogram_sends_used_codes_only_and_sizes_bars_to_the_codebook():
+    """A 65,536-entry FSQ codebook: the figure carries the used codes, with bars wide enough to see."""
+    from codec_arena.analysis.plots import codebook_usage_figure
+    from codec_arena.analysis.tokens import usage
+    from codec_arena.codecs import Codes
+
+    tokens = np.array([[5, 5, 40_000, 65_535, 5]])
+    report = usage(Codes(tokens=tokens, frame_rate=50.0, codebook_size=65_536, sample_rate=16_000, num_samples=1_600))
+    bar = codebook_usage_figure(report).data[0]
+    assert list(bar.x) == [5, 40_000, 65_535] and list(bar.y) == [3, 1, 1]
+    assert bar.width > 100

@@ -109,17 +109,21 @@ def spectrogram_grid(original: Audio, reconstructions: list[tuple[str, Audio]]):
 
 
 def codebook_usage_figure(report, title: str = ""):
-    """Per-codebook code histograms (plotly): hover shows code id and count."""
+    """Per-codebook code histograms (plotly): hover shows code id and count. Only used codes are sent,
+    drawn wide enough to see: a 65,536-entry FSQ codebook would otherwise be invisible one-pixel bars."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    width = max(1.0, report.codebook_size / 400)
     for book in report.codebooks:
+        used = np.flatnonzero(book.counts)
         fig.add_trace(go.Bar(
-            x=np.arange(report.codebook_size), y=book.counts, name=f"codebook {book.index + 1}",
+            x=used, y=book.counts[used], width=width, name=f"codebook {book.index + 1}",
             visible=True if book.index == 0 else "legendonly",
             hovertemplate="code %{x}<br>count %{y}<extra>" + f"codebook {book.index + 1}</extra>"))
     fig.update_layout(title=title or "Code usage per codebook (click the legend to show others)",
                       xaxis_title="code id", yaxis_title="count", barmode="overlay", height=360,
+                      xaxis_range=[-width, report.codebook_size - 1 + width],
                       margin=dict(l=50, r=20, t=50, b=40))
     return fig
 
