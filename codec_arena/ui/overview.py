@@ -16,6 +16,9 @@ MAX_POINTS = 3  # the opened codec plus the two most recent other choices: a com
 EXAMPLE_FOR_DOMAIN = {"music": "music_morning_coffee.wav"}  # everything else starts on speech
 DEFAULT_EXAMPLE = "speech_arctic_a0007.wav"
 
+SURVEY_FAMILIES = ("EnCodec", "DAC", "SpeechTokenizer", "HiFi-Codec (AcademiCodec)", "AudioDec", "FunCodec")
+GROUPS = ("The six open-source codecs the survey analyses", "Codecs people compare them with today",
+          "Classical references")
 COLUMNS = ("Codec", "Quantizer", "Codebooks", "Frame rate", "Sample rate", "Bitrates (kbps)", "Domain",
            "Discriminators", "Training data", "Licence", "Paper", "Weights")
 
@@ -53,10 +56,20 @@ def rows() -> list[dict[str, Any]]:
     return [row(info) for info in list_codecs()]
 
 
+def group(entry: dict[str, Any]) -> str:
+    if entry["Quantizer"] == "classical":
+        return GROUPS[2]
+    return GROUPS[0] if entry["Family"] in SURVEY_FAMILIES else GROUPS[1]
+
+
 def table_html(entries: list[dict[str, Any]]) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in ("", *COLUMNS))
     body = []
-    for entry in entries:
+    current = None
+    for entry in sorted(entries, key=lambda e: GROUPS.index(group(e))):  # stable: registry order within a group
+        if group(entry) != current:
+            current = group(entry)
+            body.append(f'<tr class="ca-group"><td colspan="{len(COLUMNS) + 1}">{escape(current)}</td></tr>')
         codec = escape(entry["Codec"])
         cells = [f'<td><button class="ca-open" data-codec="{codec}" title="Open {codec} in Compare">'
                  f"▶ Compare</button></td>",
@@ -67,10 +80,11 @@ def table_html(entries: list[dict[str, Any]]) -> str:
             if column == "Paper" and entry["Code"]:
                 value += f'<br><a href="{escape(entry["Code"])}" target="_blank" rel="noopener">code</a>'
             if column == "Training data" and entry["Sources"]:
-                value += f'<br><small title="{escape(entry["Sources"])}">sources ⓘ</small>'
+                value += f'<br><small title="{escape(entry["Sources"])}"><u>sources</u></small>'
             cells.append(f"<td>{value}</td>")
         body.append(f'<tr data-codec="{codec}">{"".join(cells)}</tr>')
-    return f'<table class="ca-overview"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (f'<div class="ca-overview-wrap"><table class="ca-overview"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 OVERVIEW_JS = """
@@ -80,7 +94,10 @@ element.addEventListener('click', (event) => {
 });
 """
 OVERVIEW_CSS = """
-.ca-overview { border-collapse: collapse; font-size: 0.85em; width: 100%; }
+.ca-overview-wrap { overflow: auto; max-height: 78vh; }
+.ca-overview { border-collapse: collapse; font-size: 0.8em; min-width: 1500px; }
+.ca-overview tr.ca-group td { font-weight: 600; font-size: 1.1em; background: var(--background-fill-secondary); }
+.ca-overview td small { color: var(--body-text-color-subdued); }
 .ca-overview th, .ca-overview td { border-bottom: 1px solid var(--border-color-primary); padding: 4px 6px;
   text-align: left; vertical-align: top; }
 .ca-overview th { position: sticky; top: 0; background: var(--background-fill-secondary); }

@@ -32,7 +32,9 @@ def test_visitor_opens_a_codec_from_the_overview(app_url):
         overview = open_tab(page, "Overview")
         table = overview.locator("table.ca-overview")
         table.wait_for()
-        assert table.locator("tbody tr").count() == len(list_codecs())
+        assert table.locator("tbody tr[data-codec]").count() == len(list_codecs())
+        groups = table.locator("tr.ca-group").all_inner_texts()
+        assert groups[0].startswith("The six open-source codecs the survey analyses") and len(groups) == 3
         page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
         table.locator('button.ca-open[data-codec="dac_16khz"]').click()
         compare = page.locator("#tab-compare")
