@@ -62,10 +62,8 @@ def markdown_table(infos) -> str:
     lines = ["| id | family | sample rate | frame rate | quantizer | bitrates (kbps) | licence | weights |",
              "|---|---|---|---|---|---|---|---|"]
     for info in infos:
-        rate = f"{info.sample_rate / 1000:g} kHz" + (" stereo" if info.channels == 2 else "")
-        frames = f"{info.frame_rate:g} Hz" if info.frame_rate else "—"
-        cells = [f"`{info.id}`", info.family, rate, frames, info.quantizer, info.bitrate_summary(), info.licence,
-                 info.weights]
+        cells = [f"`{info.id}`", info.family, info.sample_rate_label, info.frame_rate_label, info.quantizer,
+                 info.bitrate_summary(), info.licence, info.weights]
         lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
     return "\n".join(lines)
 

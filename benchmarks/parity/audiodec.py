@@ -35,24 +35,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-TOLERANCE = 1e-5
+from _common import TOLERANCE, default_official, seeded_audio  # noqa: E402
+
 SECONDS = 3.0
-
-
-def default_official() -> Path:
-    base = os.environ.get("CODEC_ARENA_OFFICIAL_DIR")
-    return Path(base) / "AudioDec" if base else Path("/work/official/AudioDec")
-
-
-def seeded_audio(sample_rate: int, seconds: float = SECONDS) -> np.ndarray:
-    """A few seconds of speech-like test signal: gliding harmonics, bursts of noise. Shape (T, 1), as sf.read."""
-    rng = np.random.default_rng(1234)
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    f0 = 120 + 40 * np.sin(2 * np.pi * 0.7 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
-    voiced = sum(np.sin(k * phase) / k for k in range(1, 12)) * (0.5 + 0.5 * np.sin(2 * np.pi * 2.3 * t) ** 2)
-    noise = rng.standard_normal(t.size) * (np.sin(2 * np.pi * 1.1 * t) > 0.6)
-    return (0.2 * voiced + 0.05 * noise).astype(np.float32)[:, None]
 
 
 def spread_codebooks(model, audio: np.ndarray) -> None:
@@ -154,7 +139,7 @@ def official_accepts_ours(codec_id: str, official: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--official", type=Path, default=default_official())
+    parser.add_argument("--official", type=Path, default=default_official("AudioDec"))
     args = parser.parse_args(argv)
     official = args.official.resolve()
     if not (official / "codecTest.py").exists():
@@ -180,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed, (codec_id, release) in enumerate(audiodec.RELEASES.items()):
             info = codec_info(codec_id)
             shutil.copyfile(official / "stats" / f"{release.stats}.npy", work / "stats" / f"{release.stats}.npy")
-            audio = seeded_audio(info.sample_rate)
+            audio = seeded_audio(info.sample_rate, SECONDS)[:, None]  # (T, 1), as sf.read
             with contextlib.chdir(work):
                 ae_path, voc_path = build_official(official, work, release, seed, audio)
                 official_codes, official_audio = run_official(ae_path, voc_path, audio)

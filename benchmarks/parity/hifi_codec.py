@@ -37,24 +37,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-TOLERANCE = 1e-5
+from _common import TOLERANCE, default_official, seeded_audio  # noqa: E402
+
 SECONDS = 3.0  # a whole number of frames at every hop (320 and 240)
-
-
-def default_official() -> Path:
-    base = os.environ.get("CODEC_ARENA_OFFICIAL_DIR")
-    return Path(base) / "AcademiCodec" if base else Path("/work/official/AcademiCodec")
-
-
-def seeded_audio(sample_rate: int, seconds: float = SECONDS) -> np.ndarray:
-    """A few seconds of speech-like test signal: gliding harmonics and bursts of noise, float32 (T,)."""
-    rng = np.random.default_rng(1234)
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    f0 = 120 + 40 * np.sin(2 * np.pi * 0.7 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
-    voiced = sum(np.sin(k * phase) / k for k in range(1, 12)) * (0.5 + 0.5 * np.sin(2 * np.pi * 2.3 * t) ** 2)
-    noise = rng.standard_normal(t.size) * (np.sin(2 * np.pi * 1.1 * t) > 0.6)
-    return (0.2 * voiced + 0.05 * noise).astype(np.float32)
 
 
 def stay_on_cpu() -> None:
@@ -133,7 +118,7 @@ def ours_roundtrip(codec_id: str, checkpoint: Path, audio: np.ndarray):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--official", type=Path, default=default_official(),
+    parser.add_argument("--official", type=Path, default=default_official("AcademiCodec"),
                         help="AcademiCodec checkout (default: $CODEC_ARENA_OFFICIAL_DIR/AcademiCodec, "
                              "else /work/official/AcademiCodec)")
     args = parser.parse_args(argv)
@@ -157,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = True
         for seed, (codec_id, (filename, sample_rate, _, config)) in enumerate(hifi_codec.MODELS.items()):
             config_path = official / config
-            audio = seeded_audio(sample_rate)
+            audio = seeded_audio(sample_rate, SECONDS)
             wav_path = work / f"{codec_id}.wav"
             sf.write(wav_path, audio, sample_rate, subtype="FLOAT")  # read back bit for bit by librosa
             checkpoint = work / filename

@@ -81,6 +81,14 @@ class CodecInfo:
         choices = ", ".join(f"{b:g}" for b in self.bitrates_kbps)
         raise RequestError(f"{self.id} offers {choices} kbps; got {bitrate_kbps:g}.")
 
+    @property
+    def sample_rate_label(self) -> str:
+        return f"{self.sample_rate / 1000:g} kHz" + (" stereo" if self.channels == 2 else "")
+
+    @property
+    def frame_rate_label(self) -> str:
+        return f"{self.frame_rate:g} Hz" if self.frame_rate else "—"
+
     def bitrate_summary(self) -> str:
         """Operating points in a few characters: a range, a short list, or first–last with the count."""
         if self.bitrate_range_kbps:

@@ -1,6 +1,7 @@
 """What the codecs that transformers ships have in common (Mimi, X-Codec, X-Codec2, WavTokenizer,
 NeuCodec, the Higgs Audio v2 tokenizer): one base class, `HFCodec`; each family module holds its facts
-and the two calls that differ (`encode_frames`, `decode_frames`).
+and the calls that differ (`encode_frames`, and where the model departs from the common form,
+`decode_frames` and `config_facts`).
 
 Loading is what a user writes: `<Model>.from_pretrained(hub_id)`, which reads the Hugging Face hub
 cache, plus `AutoFeatureExtractor.from_pretrained(hub_id)` where encoding needs features (X-Codec2 and
@@ -76,11 +77,14 @@ class HFCodec:
 
     def decode_frames(self, tokens):
         """(codebooks, frames) long tensor -> 1-D float tensor of at least frames x hop samples."""
-        raise NotImplementedError
+        return self.model.decode(tokens[None]).audio_values[0, 0]
 
     def config_facts(self) -> dict[str, float]:
-        """sample_rate, frame_rate, codebook_size and codebooks, read from the loaded model's config."""
-        raise NotImplementedError
+        """sample_rate, frame_rate, codebook_size and codebooks, read from the loaded model's config
+        (the X-Codec config names; families that name them otherwise override this)."""
+        c = self.model.config
+        return dict(sample_rate=c.sample_rate, frame_rate=c.frame_rate, codebook_size=c.codebook_size,
+                    codebooks=c.num_quantizers)
 
     def make_codes_vary(self) -> None:
         """Random-weight helper: a fresh model's codebooks are zeros, so every frame would get code 0."""
@@ -168,6 +172,10 @@ class HFCodec:
         wav = self.decode_frames(torch.from_numpy(np.ascontiguousarray(tokens)).to(self.device))
         wav = wav.float().cpu().numpy()[: tokens.shape[1] * self.hop]
         return np.pad(wav, (0, tokens.shape[1] * self.hop - wav.size))[None]
+
+
+def find(infos: list[CodecInfo], codec_id: str) -> CodecInfo:
+    return next(info for info in infos if info.id == codec_id)
 
 
 def hop_samples(info: CodecInfo) -> int:

@@ -52,14 +52,6 @@ class HiggsAudioTokenizerCodec(hf_codec.HFCodec):
     def encode_frames(self, x, bitrate_kbps: float, codebooks: int):
         return self.model.encode(x, bandwidth=bitrate_kbps).audio_codes[0]
 
-    def decode_frames(self, tokens):
-        return self.model.decode(tokens[None]).audio_values[0, 0]
-
-    def config_facts(self) -> dict[str, float]:
-        c = self.model.config
-        return dict(sample_rate=c.sample_rate, frame_rate=c.frame_rate, codebook_size=c.codebook_size,
-                    codebooks=c.num_quantizers)
-
 
 def weight_spec(codec_id: str):
     return hf_codec.weight_spec(INFOS[0])

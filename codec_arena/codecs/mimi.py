@@ -47,9 +47,6 @@ class MimiCodec(hf_codec.HFCodec):
     def encode_frames(self, x, bitrate_kbps: float, codebooks: int):
         return self.model.encode(x, num_quantizers=codebooks).audio_codes[0]
 
-    def decode_frames(self, tokens):
-        return self.model.decode(tokens[None]).audio_values[0, 0]
-
     def config_facts(self) -> dict[str, float]:
         c = self.model.config
         return dict(sample_rate=c.sampling_rate, frame_rate=c.frame_rate, codebook_size=c.codebook_size,
@@ -57,7 +54,7 @@ class MimiCodec(hf_codec.HFCodec):
 
 
 def weight_spec(codec_id: str):
-    return hf_codec.weight_spec(_info(codec_id))
+    return hf_codec.weight_spec(hf_codec.find(INFOS, codec_id))
 
 
 def load(info: CodecInfo, device: str) -> MimiCodec:
@@ -69,8 +66,4 @@ def write_random_weights(codec_id: str, small: bool = False) -> Path:
 
     extractor = EncodecFeatureExtractor(feature_size=1, sampling_rate=24_000, padding_value=0.0)  # kyutai/mimi's
     config = MimiConfig(**(SMALL if small else {}))
-    return hf_codec.write_random_weights(MimiCodec, _info(codec_id), config, extractor)
-
-
-def _info(codec_id: str) -> CodecInfo:
-    return next(info for info in INFOS if info.id == codec_id)
+    return hf_codec.write_random_weights(MimiCodec, hf_codec.find(INFOS, codec_id), config, extractor)

@@ -82,7 +82,7 @@ class WavTokenizerCodec(hf_codec.HFCodec):
 
 
 def weight_spec(codec_id: str):
-    return hf_codec.weight_spec(_find(codec_id))
+    return hf_codec.weight_spec(hf_codec.find(INFOS, codec_id))
 
 
 def load(info: CodecInfo, device: str) -> WavTokenizerCodec:
@@ -92,12 +92,8 @@ def load(info: CodecInfo, device: str) -> WavTokenizerCodec:
 def write_random_weights(codec_id: str, small: bool = False) -> Path:
     from transformers import WavTokenizerConfig, WavTokenizerFeatureExtractor
 
-    info = _find(codec_id)
+    info = hf_codec.find(INFOS, codec_id)
     ratios = RATIOS[info.frame_rate]
     config = WavTokenizerConfig(upsampling_ratios=ratios, **(SMALL if small else {}))
     extractor = WavTokenizerFeatureExtractor(sampling_rate=24_000, hop_length=config.hop_length)
     return hf_codec.write_random_weights(WavTokenizerCodec, info, config, extractor)
-
-
-def _find(codec_id: str) -> CodecInfo:
-    return next(info for info in INFOS if info.id == codec_id)

@@ -59,17 +59,9 @@ class XcodecCodec(hf_codec.HFCodec):
     def encode_frames(self, x, bitrate_kbps: float, codebooks: int):
         return self.model.encode(x, bandwidth=bitrate_kbps).audio_codes[0]
 
-    def decode_frames(self, tokens):
-        return self.model.decode(tokens[None]).audio_values[0, 0]
-
-    def config_facts(self) -> dict[str, float]:
-        c = self.model.config
-        return dict(sample_rate=c.sample_rate, frame_rate=c.frame_rate, codebook_size=c.codebook_size,
-                    codebooks=c.num_quantizers)
-
 
 def weight_spec(codec_id: str):
-    return hf_codec.weight_spec(_info(codec_id))
+    return hf_codec.weight_spec(hf_codec.find(INFOS, codec_id))
 
 
 def load(info: CodecInfo, device: str) -> XcodecCodec:
@@ -84,8 +76,4 @@ def write_random_weights(codec_id: str, small: bool = False) -> Path:
                                        acoustic_model_config=SMALL_ACOUSTIC if small else ACOUSTIC,
                                        semantic_model_config=semantic)
     extractor = transformers.DacFeatureExtractor(sampling_rate=16_000, hop_length=320)
-    return hf_codec.write_random_weights(XcodecCodec, _info(codec_id), config, extractor)
-
-
-def _info(codec_id: str) -> CodecInfo:
-    return next(info for info in INFOS if info.id == codec_id)
+    return hf_codec.write_random_weights(XcodecCodec, hf_codec.find(INFOS, codec_id), config, extractor)

@@ -56,9 +56,6 @@ class FsqCodec(hf_codec.HFCodec):
         inputs = self.feature_extractor(x[0, 0].cpu().numpy(), sampling_rate=rate, return_tensors="pt")
         return self.model.encode(**inputs.to(self.device)).audio_codes[0]
 
-    def decode_frames(self, tokens):
-        return self.model.decode(audio_codes=tokens[None]).audio_values[0, 0]
-
     def make_codes_vary(self) -> None:
         """Random weights shrink activations layer by layer, so every frame would land on the same FSQ
         code; rescale the projection into the quantizer to unit variance on noise, as training would."""

@@ -43,8 +43,7 @@ def row(info: CodecInfo) -> dict[str, Any]:
         books += f" (strides {', '.join(map(str, info.codebook_strides))})"
     return {
         "Codec": info.id, "Family": info.family, "Quantizer": info.quantizer, "Codebooks": books,
-        "Frame rate": f"{info.frame_rate:g} Hz" if info.frame_rate else "—",
-        "Sample rate": f"{info.sample_rate / 1000:g} kHz" + (" stereo" if info.channels == 2 else ""),
+        "Frame rate": info.frame_rate_label, "Sample rate": info.sample_rate_label,
         "Bitrates (kbps)": info.bitrate_summary(), "Domain": info.domain, "Discriminators": info.discriminators or "—",
         "Training data": info.training_data or "—", "Licence": info.licence, "Paper": info.paper,
         "Code": info.code_url, "Weights": weights_status(info), "Sources": "; ".join(info.sources),
