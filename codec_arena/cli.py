@@ -1,4 +1,4 @@
-"""`codec-arena`: list codecs, round-trip a file, download weights, serve the app.
+"""`codec-arena`: list codecs and codec LMs, round-trip a file, generate, download weights, serve the app.
 
 Every failure ends in one line on stderr and exit code 2; no traceback reaches the user.
 """
@@ -16,6 +16,7 @@ from . import quiet_library_warnings
 from .errors import CodecArenaError
 
 EXIT_ERROR = 2
+TASK_KEYS = ("tts", "speech", "music", "melody", "continuation", "sound")  # lms.base.TASKS, without importing it
 
 
 def _cmd_list(args: argparse.Namespace) -> None:
@@ -81,13 +82,18 @@ def _cmd_roundtrip(args: argparse.Namespace) -> None:
         Path(args.codes).parent.mkdir(parents=True, exist_ok=True)
         Path(args.codes).write_bytes(result.codes.to_npz())
         summary["codes"] = str(args.codes)
-    if args.json:
+    _report(summary, result.random_weights, args.json)
+
+
+def _report(summary: dict, random_weights: bool, as_json: bool) -> None:
+    """A result's summary: JSON, or one `key value` line each under a warning for random weights."""
+    if as_json:
         print(json.dumps(summary, indent=2))
         return
-    if result.random_weights:
+    if random_weights:
         print("WARNING: random weights (test checkpoint): the audio is noise, timings are real.")
     for key, value in summary.items():
-        if value is not None:
+        if value not in (None, []):
             print(f"{key:17} {value}")
 
 
@@ -120,11 +126,68 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     print(f"wrote {len(paths)} files to {args.out} (report: {args.out / 'report.html'})")
 
 
+def _cmd_lms(args: argparse.Namespace) -> None:
+    from .lms import catalogue
+
+    if args.markdown:
+        print(catalogue.markdown_table())
+        return
+    if args.json:
+        print(json.dumps(catalogue.facts(), indent=2))
+        return
+    rows = catalogue.rows()
+    width = max(len(row["id"]) for row in rows) + 1
+    print(f"{'id':{width}} {'runs':5} {'tasks':42} codec")
+    for row in rows:
+        runs = ("yes" if row["weights_present"] else "yes*") if row["runnable"] else "card"
+        print(f"{row['id']:{width}} {runs:5} {row['tasks'][:42]:42} {row['codec']}")
+    print("yes* = weights not downloaded yet (`codec-arena download ID`); card = cannot run here, "
+          "see `codec-arena lms --json` for why and what to try instead")
+
+
+def _cmd_generate(args: argparse.Namespace) -> None:
+    from .audio import load_audio, write_wav
+    from .lms import GenerationRequest, estimate_seconds, generate, lm_info
+    from .lms.registry import check_request
+
+    request = GenerationRequest(
+        task=args.task, text=args.text or "", prompt=load_audio(args.prompt) if args.prompt else None,
+        prompt_text=args.prompt_text or "", speaker=args.speaker or "", max_seconds=args.seconds,
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    check_request(lm_info(args.model), request)  # a bad request fails before any wait is announced
+    wait = estimate_seconds(args.model, args.seconds)
+    if wait is not None and not args.json:
+        print(f"On this CPU expect about {wait:.0f} s of generation (a GPU is much faster).", file=sys.stderr)
+
+    def progress(fraction: float, message: str) -> None:
+        if not args.json:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+    result = generate(args.model, request, progress=progress)
+    write_wav(result.audio, args.out)
+    summary = result.summary() | {"out": str(args.out)}
+    if args.tokens:
+        Path(args.tokens).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.tokens).write_bytes(result.codes.to_npz())
+        summary["tokens_file"] = str(args.tokens)
+    _report(summary, result.random_weights, args.json)
+
+
+def _spec_for(model_id: str):
+    """The weights of a codec or of a codec LM."""
+    from .codecs import weight_spec
+    from .lms import list_lms
+    from .lms import weight_spec as lm_weight_spec
+
+    if model_id in {info.id for info in list_lms()}:
+        return lm_weight_spec(model_id)
+    return weight_spec(model_id)
+
+
 def _cmd_download(args: argparse.Namespace) -> None:
     from . import weights
-    from .codecs import weight_spec
 
-    spec = weight_spec(args.model)
+    spec = _spec_for(args.model)
     if spec is None:
         print(f"{args.model} needs no weights.")
         return
@@ -163,8 +226,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
     p.set_defaults(run=_cmd_compare)
 
+    p = sub.add_parser("lms", help="list codec language models (runnable ones and cards)")
+    p.add_argument("--markdown", action="store_true", help="the README's LM table")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_lms)
+
+    p = sub.add_parser("generate", help="run a codec language model: TTS, music, continuation")
+    p.add_argument("model", help="model id (see `codec-arena lms`)")
+    p.add_argument("--task", required=True, choices=sorted(TASK_KEYS), help="what to do")
+    p.add_argument("--text", help="what to say, or the music/sound description")
+    p.add_argument("--prompt", help="voice prompt, clip to continue, or melody (audio file)")
+    p.add_argument("--prompt-text", help="transcript of the voice prompt (models that need it)")
+    p.add_argument("--speaker", help="a built-in voice (Bark presets)")
+    p.add_argument("--seconds", type=float, default=5.0, help="length to generate (default 5)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=50, help="0 = off")
+    p.add_argument("--top-p", type=float, default=1.0, help="1 = off")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, type=Path, help="generated audio, written as wav")
+    p.add_argument("--tokens", type=Path, help="also save the generated codec tokens as .npz")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_generate)
+
     p = sub.add_parser("download", help="fetch a model's weights through its official loader")
-    p.add_argument("model", help="codec id")
+    p.add_argument("model", help="codec or codec-LM id")
     p.set_defaults(run=_cmd_download)
 
     p = sub.add_parser("serve", help="serve the web app")

@@ -30,10 +30,10 @@ def cache_env(tmp_path_factory) -> dict[str, str]:
     (root / "home").mkdir()
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
-    from codec_arena.testing import neural_codec_ids, write_random_weights
+    from codec_arena.testing import lm_ids, neural_codec_ids, write_random_weights
 
-    for codec_id in neural_codec_ids():
-        write_random_weights(codec_id, small=True)
+    for model_id in neural_codec_ids() + lm_ids():
+        write_random_weights(model_id, small=True)
     yield env
     for key, value in saved.items():
         if value is None:
@@ -96,3 +96,17 @@ def app_url(cache_env, tmp_path_factory) -> str:
         server.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.kill()
+
+
+def spy_on(monkeypatch, owner, name: str) -> list:
+    """Record what goes into and comes out of `owner.name(**kwargs)` (a model's `generate`, say)."""
+    seen = []
+    real = getattr(owner, name)
+
+    def spy(**kwargs):
+        out = real(**kwargs)
+        seen.append((kwargs, out))
+        return out
+
+    monkeypatch.setattr(owner, name, spy)
+    return seen

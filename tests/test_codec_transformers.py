@@ -18,9 +18,10 @@ from codec_arena.codecs.registry import family_module
 from codec_arena.errors import WeightsMismatch, WeightsUnavailable
 from codec_arena.roundtrip import roundtrip
 
-FAMILIES = {"mimi", "xcodec", "xcodec2", "wavtokenizer", "neucodec", "higgs_audio_tokenizer"}
+FAMILIES = {"encodec_hf", "mimi", "xcodec", "xcodec2", "wavtokenizer", "neucodec", "higgs_audio_tokenizer"}
 IDS = [info.id for info in list_codecs() if family_module(info.id).__name__.rsplit(".", 1)[-1] in FAMILIES]
 HUB_IDS = {  # from the installed transformers' docs, docstrings and conversion scripts
+    "encodec_32khz": "facebook/encodec_32khz",
     "mimi": "kyutai/mimi",
     "xcodec_hubert_librispeech": "hf-audio/xcodec-hubert-librispeech",
     "xcodec_wavlm_mls": "hf-audio/xcodec-wavlm-mls",
@@ -32,9 +33,10 @@ HUB_IDS = {  # from the installed transformers' docs, docstrings and conversion 
     "neucodec": "neuphonic/neucodec",
     "higgs_audio_v2_tokenizer": "eustlb/higgs-audio-v2-tokenizer",
 }
-ONE_PER_CLASS = ["mimi", "xcodec_wavlm_mls", "xcodec2", "wavtokenizer_large_speech_75", "neucodec",
+ONE_PER_CLASS = ["encodec_32khz", "mimi", "xcodec_wavlm_mls", "xcodec2", "wavtokenizer_large_speech_75", "neucodec",
                  "higgs_audio_v2_tokenizer"]  # variants of a family share every code path
-MODEL_CLASSES = {"mimi": "MimiModel", "xcodec": "XcodecModel", "xcodec2": "Xcodec2Model", "neucodec": "NeuCodecModel",
+MODEL_CLASSES = {"encodec": "EncodecModel", "mimi": "MimiModel",
+                 "xcodec": "XcodecModel", "xcodec2": "Xcodec2Model", "neucodec": "NeuCodecModel",
                  "wavtokenizer": "WavTokenizerModel", "higgs": "HiggsAudioV2TokenizerModel"}
 
 

@@ -21,6 +21,7 @@ from .base import Codec, CodecInfo
 FAMILIES = (
     # the six open-source codecs the survey analyses
     "encodec",
+    "encodec_hf",
     "dac",
     "speechtokenizer",
     "hifi_codec",

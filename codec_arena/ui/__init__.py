@@ -9,7 +9,8 @@ from .. import quiet_library_warnings
 TITLE = "Codec Arena"
 INTRO = (
     "Hear what neural audio codecs keep and lose. Upload or record a clip (or pick an example), choose codecs "
-    "and bitrates, and switch between the original and each reconstruction at the same moment. "
+    "and bitrates, and switch between the original and each reconstruction at the same moment. Try the language "
+    "models that speak codec tokens (zero-shot TTS, text-to-music, continuation) in the Codec LM tab. "
     "Codecs follow the survey *Towards Audio Language Modeling – An Overview* (Wu et al., 2024)."
 )
 MAX_UPLOAD = "200mb"
@@ -18,7 +19,7 @@ MAX_UPLOAD = "200mb"
 def build_app():
     import gradio as gr
 
-    from . import compare, overview, roundtrip, tokens
+    from . import compare, lm, overview, roundtrip, tokens
 
     quiet_library_warnings()
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as app:  # Gradio's copies of outputs: 1 h
@@ -31,8 +32,10 @@ def build_app():
                 tokens.build(last_comparison)
             with gr.Tab("Round trip", id="roundtrip", elem_id="tab-roundtrip"):
                 roundtrip.build()
+            with gr.Tab("Codec LM", id="lm", elem_id="tab-codeclm"):
+                open_lm = lm.build(tabs)
             with gr.Tab("Overview", id="overview", elem_id="tab-overview") as overview_tab:
-                overview.build(overview_tab, clip, points, tabs, run_compare_after)
+                overview.build(overview_tab, clip, points, tabs, run_compare_after, open_lm)
     return app
 
 

@@ -100,9 +100,47 @@ OVERVIEW_CSS = """
 .ca-overview th, .ca-overview td { border-bottom: 1px solid var(--border-color-primary); padding: 4px 6px;
   text-align: left; vertical-align: top; }
 .ca-overview th { position: sticky; top: 0; background: var(--background-fill-secondary); }
+.ca-overview button.ca-small { font-size: 0.9em; margin: 1px 0; }
 .ca-overview button.ca-open { white-space: nowrap; cursor: pointer; padding: 2px 8px; border-radius: 6px;
   border: 1px solid var(--button-primary-border-color); background: var(--button-primary-background-fill);
   color: var(--button-primary-text-color); }
+"""
+
+
+LM_COLUMNS = ("Model", "Runs here", "Tasks", "Codec tokens", "Conditioning", "Parameters", "Licence / why not",
+              "Survey", "Paper")
+
+
+def lm_table_html(entries: list[dict[str, Any]]) -> str:
+    """Codec LMs: runnable ones with a ▶ Try button, cards with buttons to the models that do the same task."""
+    head = "".join(f"<th>{escape(c)}</th>" for c in ("", *LM_COLUMNS))
+    body = []
+    for entry in entries:
+        if entry["runnable"]:
+            action = (f'<button class="ca-open" data-lm="{escape(entry["id"])}" title="Open in the Codec LM tab">'
+                      "▶ Try</button>")
+            runs = "yes" + (f'<br><small>{escape(entry["hardware"])}</small>' if entry["hardware"] else "")
+            last = entry["licence"]
+            name = f'<b>{escape(entry["name"])}</b><br><code>{escape(entry["id"])}</code>'
+        else:
+            action = ""
+            tries = " ".join(f'<button class="ca-open ca-small" data-lm="{escape(t)}">▶ {escape(t)}</button>'
+                             for t in entry["try_instead"].split(", ") if t)
+            runs = f"card<br><small>same task here:</small><br>{tries}"
+            last = entry["why_not_here"]
+            name = f'<b>{escape(entry["name"])}</b>'
+        cells = [action, name, runs, escape(entry["tasks"]), escape(entry["codec"]), escape(entry["conditioning"]),
+                 escape(entry["parameters"] or "—"), escape(last), escape(entry["survey"]), escape(entry["paper"])]
+        body.append(f'<tr data-lm="{escape(entry["id"])}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return (f'<div class="ca-overview-wrap"><table class="ca-overview ca-lms"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+LM_JS = """
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('button.ca-open');
+  if (button) trigger('click', {lm: button.dataset.lm});
+});
 """
 
 
@@ -118,8 +156,10 @@ def open_in_compare(codec_id: str, clip: str | None, current: list[str] | None) 
     return points, clip
 
 
-def build(tab, compare_clip, compare_points, tabs, then_compare) -> None:
-    """`then_compare(event)` chains the Compare tab's run after the switch, so the codec plays at once."""
+def build(tab, compare_clip, compare_points, tabs, then_compare, open_lm) -> None:
+    """`then_compare(event)` chains the Compare tab's run after the switch, so the codec plays at once;
+    `open_lm(table)` wires the LM table's buttons to the Codec LM tab."""
+    from ..lms import catalogue
     from .errors import user_errors
 
     gr.Markdown("### Codecs\nThe codecs of the survey and the ones people compare them with today, from each "
@@ -136,10 +176,24 @@ def build(tab, compare_clip, compare_points, tabs, then_compare) -> None:
     event = table.click(on_open, inputs=[compare_clip, compare_points], outputs=[tabs, compare_points, compare_clip],
                         api_visibility="private")
     then_compare(event)
-    tab.select(lambda: table_html(rows()), outputs=table, api_visibility="private")  # weights may have arrived
+    gr.Markdown("### Codec language models\nModels that write codec tokens: the survey's (runnable here or as a "
+                "card saying why not) and later ones. **▶ Try** opens a model in the Codec LM tab.")
+    lm_table = gr.HTML(value=lm_table_html(catalogue.rows()), js_on_load=LM_JS, css_template=OVERVIEW_CSS,
+                       elem_id="ca-lm-overview", padding=False)
+    open_lm(lm_table)
+    tab.select(lambda: (table_html(rows()), lm_table_html(catalogue.rows())), outputs=[table, lm_table],
+               api_visibility="private")  # weights may have arrived
     gr.api(overview, api_name="overview")
+    gr.api(lm_overview, api_name="lm_overview")
 
 
 def overview() -> list[dict[str, Any]]:
     """Every codec's facts and sources, as the Overview table shows them."""
     return rows()
+
+
+def lm_overview() -> list[dict[str, Any]]:
+    """Every codec LM (runnable or card), as the Overview's LM table shows them."""
+    from ..lms import catalogue
+
+    return catalogue.rows()

@@ -30,7 +30,7 @@ def test_visitor_opens_a_codec_from_the_overview(app_url):
     with browser_page() as page:
         page.goto(app_url)
         overview = open_tab(page, "Overview")
-        table = overview.locator("table.ca-overview")
+        table = overview.locator("#ca-overview table.ca-overview")
         table.wait_for()
         assert table.locator("tbody tr[data-codec]").count() == len(list_codecs())
         groups = table.locator("tr.ca-group").all_inner_texts()

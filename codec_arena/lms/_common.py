@@ -1,0 +1,59 @@
+"""Pieces every model module needs once: sampling settings, step progress, timing, token grids."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import numpy as np
+
+from ..codecs import codec_info
+from ..codecs.base import Codes
+from .base import GenerationRequest, Progress
+
+
+def sampling_kwargs(request: GenerationRequest) -> dict:
+    """transformers `generate` sampling arguments from the request (0 / 1 switch top-k / top-p off)."""
+    return dict(do_sample=True, temperature=request.temperature, top_k=request.top_k or None,
+                top_p=request.top_p if request.top_p < 1 else None)
+
+
+def step_progress(progress: Progress, total_steps: int, label: str = "Generating"):
+    """A transformers `StoppingCriteria` that never stops but reports each decoding step, with the
+    steps per second so far, to `progress`."""
+    from transformers import StoppingCriteria
+
+    class _Report(StoppingCriteria):
+        def __init__(self) -> None:
+            self.steps = 0
+            self.start = time.perf_counter()
+
+        def __call__(self, input_ids, scores, **kwargs):
+            import torch
+
+            self.steps += 1
+            if self.steps % 5 == 0 or self.steps == total_steps:
+                rate = self.steps / max(time.perf_counter() - self.start, 1e-9)
+                progress(min(self.steps / max(total_steps, 1), 0.99),
+                         f"{label}: step {self.steps}/{total_steps} ({rate:.1f} steps/s)")
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return _Report()
+
+
+@contextmanager
+def timed(into: dict, key: str):
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        into[key] = into.get(key, 0.0) + time.perf_counter() - start
+
+
+def codes_of(tokens, codec_id: str, num_samples: int, **extras: np.ndarray) -> Codes:
+    """Wrap generated tokens (codebooks, frames) as `Codes` of our registry's codec, so the token grid,
+    downloads and resynthesis treat them like any codec's codes."""
+    info = codec_info(codec_id)
+    array = np.asarray(tokens.cpu() if hasattr(tokens, "cpu") else tokens).astype(np.int64)
+    return Codes(tokens=array, frame_rate=float(info.frame_rate or 0), codebook_size=int(info.codebook_size or 0),
+                 sample_rate=info.sample_rate, num_samples=int(num_samples), codec_id=codec_id, extras=extras)

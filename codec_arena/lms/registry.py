@@ -1,0 +1,160 @@
+"""The codec-LM registry and the one generation path every front end (tab, CLI, benchmark) runs.
+
+Adding a model is one module in this package plus one entry in `FAMILIES`. A model module exposes
+`INFOS` (facts, importable without torch), `load(info, device) -> CodecLM`, `weight_spec(lm_id)` and
+`write_random_weights(lm_id, small)` (the test helper, as for codecs). Models that cannot run here
+are `cards.CARDS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from functools import cache
+from types import ModuleType
+
+from .. import weights
+from ..audio import Audio, map_channels, resample
+from ..errors import RequestError
+from ..models import cache as model_cache
+from ..models import model_size_mb, pick_device
+from ..weights import WeightSpec
+from .base import TASKS, CodecLM, Generation, GenerationRequest, LMInfo, Progress
+
+FAMILIES: tuple[str, ...] = (
+    # survey models
+    "vallex",
+    "musicgen",
+    # after the survey
+    "bark",  # AudioLM's semantic -> coarse -> fine recipe
+    "csm",
+    "dia",
+)
+
+
+@cache
+def _modules() -> dict[str, ModuleType]:
+    return {name: importlib.import_module(f"{__package__}.{name}") for name in FAMILIES}
+
+
+@cache
+def _index() -> dict[str, tuple[LMInfo, ModuleType]]:
+    return {info.id: (info, module) for module in _modules().values() for info in module.INFOS}
+
+
+def list_lms() -> list[LMInfo]:
+    return [info for info, _ in _index().values()]
+
+
+def lm_info(lm_id: str) -> LMInfo:
+    return _lookup(lm_id)[0]
+
+
+def family_module(lm_id: str) -> ModuleType:
+    return _lookup(lm_id)[1]
+
+
+def weight_spec(lm_id: str) -> WeightSpec:
+    return _lookup(lm_id)[1].weight_spec(lm_id)
+
+
+def models_for(task: str) -> list[LMInfo]:
+    return [info for info in list_lms() if info.does(task)]
+
+
+def get_lm(lm_id: str, device: str | None = None) -> CodecLM:
+    """The loaded model, from the shared cache: one load per (model, device)."""
+    info, module = _lookup(lm_id)
+    device = device or pick_device()
+    return model_cache.get(f"lm:{lm_id}", device, lambda: module.load(info, device),
+                           size_of=lambda lm: model_size_mb(getattr(lm, "model", None)))
+
+
+def estimate_seconds(lm_id: str, max_seconds: float, device: str | None = None) -> float | None:
+    """A rough wait on CPU from the measured frame rate of generation (None on a GPU or unmeasured)."""
+    info = lm_info(lm_id)
+    device = device or pick_device()
+    if device != "cpu" or not info.cpu_frames_per_s:
+        return None
+    from ..codecs import codec_info
+
+    frames = max_seconds * (codec_info(info.codec_id).frame_rate or 50)
+    return frames / info.cpu_frames_per_s
+
+
+def check_request(info: LMInfo, request: GenerationRequest) -> GenerationRequest:
+    """Raise a clear `RequestError` for anything the model cannot take; return the request with its
+    prompt conformed (mono, the model's rate)."""
+    if not info.does(request.task):
+        doers = ", ".join(i.id for i in models_for(request.task)) or "none"
+        raise RequestError(f"{info.name} does not do '{TASKS.get(request.task, request.task)}'. "
+                           f"Models that do: {doers}.")
+    text = request.text.strip()
+    needs_text = request.task in ("tts", "speech", "music", "melody", "sound")
+    if needs_text and not text:
+        raise RequestError("Please enter some text: it is what the model is asked to say or make.")
+    if len(text) > info.max_text_chars:
+        raise RequestError(f"The text is {len(text)} characters; {info.name} takes at most "
+                           f"{info.max_text_chars}. Shorten it or split it into several generations.")
+    if not 0.5 <= request.max_seconds <= info.max_seconds:
+        raise RequestError(f"Length must be between 0.5 and {info.max_seconds:g} s for {info.name}; "
+                           f"got {request.max_seconds:g} s.")
+    if request.temperature <= 0 or request.top_k < 0 or not 0 < request.top_p <= 1:
+        raise RequestError("Temperature must be above 0, top-k at least 0 (0 = off), and top-p in (0, 1].")
+    if info.speakers and request.speaker and request.speaker not in info.speakers:
+        raise RequestError(f"Unknown voice '{request.speaker}' for {info.name}.")
+    prompt = request.prompt
+    needs_prompt = request.task in ("tts", "continuation", "melody")
+    if needs_prompt and prompt is None:
+        what = {"tts": "a voice prompt (a few seconds of the voice to clone)",
+                "continuation": "a clip to continue", "melody": "a melody clip"}[request.task]
+        raise RequestError(f"{info.name} needs {what}: upload or record one.")
+    if prompt is not None:
+        low, high = info.prompt_seconds
+        if not low <= prompt.duration <= high:
+            raise RequestError(f"The prompt is {prompt.duration:.1f} s; {info.name} takes {low:g}–{high:g} s. "
+                               "Trim it (or record a longer one).")
+        if float(abs(prompt.samples).max(initial=0.0)) < 1e-4:
+            raise RequestError("The prompt is silent: the model has nothing to follow.")
+        prompt = conform(prompt, info.sample_rate)
+    prompt_text = request.prompt_text.strip()
+    if request.task == "tts" and info.needs_prompt_text and not prompt_text:
+        raise RequestError(f"{info.name} needs the transcript of the voice prompt: type what is said in it.")
+    from dataclasses import replace
+
+    return replace(request, text=text, prompt=prompt, prompt_text=prompt_text)
+
+
+def conform(audio: Audio, sample_rate: int) -> Audio:
+    samples = map_channels(audio.samples, 1)
+    if audio.sample_rate != sample_rate:
+        samples = resample(samples, audio.sample_rate, sample_rate)
+    return Audio(samples, sample_rate)
+
+
+def generate(lm_id: str, request: GenerationRequest, progress: Progress | None = None,
+             device: str | None = None) -> Generation:
+    """Validate, load (cached), seed, generate. The app, the CLI and the benchmark all call this."""
+    import torch
+
+    info = lm_info(lm_id)
+    request = check_request(info, request)
+    progress = progress or (lambda fraction, message: None)
+    progress(0.0, f"Loading {info.name}")
+    start = time.perf_counter()
+    lm = get_lm(lm_id, device)
+    load_s = time.perf_counter() - start
+    torch.manual_seed(request.seed)
+    raw = lm.generate(request, progress)
+    progress(1.0, "Done")
+    return Generation(model_id=lm_id, audio=raw.audio, codes=raw.codes, load_s=load_s,
+                      generate_s=raw.generate_s, decode_s=raw.decode_s, device=lm.device,
+                      random_weights=weights.is_random(lm.checkpoint), notes=raw.notes)
+
+
+def _lookup(lm_id: str) -> tuple[LMInfo, ModuleType]:
+    try:
+        return _index()[lm_id]
+    except KeyError:
+        known = ", ".join(_index())
+        raise RequestError(f"Unknown model '{lm_id}'. Known models: {known}.") from None
