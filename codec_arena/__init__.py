@@ -16,3 +16,5 @@ def quiet_library_warnings() -> None:
     for our users; the CLI and the app call this at start."""
     for category in (FutureWarning, DeprecationWarning, UserWarning):
         warnings.filterwarnings("ignore", category=category)
+    # transformers logs its deprecations itself (read at its import, which comes later and lazily)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

@@ -147,7 +147,7 @@ def _cmd_lms(args: argparse.Namespace) -> None:
 
 def _cmd_generate(args: argparse.Namespace) -> None:
     from .audio import load_audio, write_wav
-    from .lms import GenerationRequest, estimate_seconds, generate, lm_info
+    from .lms import GenerationRequest, estimate_seconds, generate, lm_info, weight_spec
     from .lms.registry import check_request
 
     request = GenerationRequest(
@@ -155,7 +155,7 @@ def _cmd_generate(args: argparse.Namespace) -> None:
         prompt_text=args.prompt_text or "", speaker=args.speaker or "", max_seconds=args.seconds,
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
     check_request(lm_info(args.model), request)  # a bad request fails before any wait is announced
-    wait = estimate_seconds(args.model, args.seconds)
+    wait = estimate_seconds(args.model, args.seconds) if weight_spec(args.model).path.exists() else None
     if wait is not None and not args.json:
         print(f"On this CPU expect about {wait:.0f} s of generation (a GPU is much faster).", file=sys.stderr)
 

@@ -90,6 +90,10 @@ def test_speaks_mimi_tokens_decoded_by_its_own_codec(cache_env, monkeypatch):
     assert lm.model.depth_decoder.generation_config.top_k == 20
     assert any("step 6/6" in m for _, m in steps) and steps[-1] == (1.0, "Done")
     assert result.generate_s > 0 and result.decode_s > 0
+    # "off" is sent as transformers' own off values, never as None (which would mean its default top-k 50)
+    generate("csm_1b", ask(seconds=0.5, top_k=0, top_p=1.0))
+    kwargs = seen[-1][0]
+    assert kwargs["depth_decoder_top_k"] == 0 and kwargs["top_k"] == 0 and kwargs["depth_decoder_top_p"] == 1.0
 
 
 def test_the_prompt_frames_go_into_the_model_and_change_the_output(cache_env, monkeypatch):

@@ -45,6 +45,14 @@ def speech(seconds: float, rate: int = 16_000) -> Audio:
     (GenerationRequest(task="music", text="x" * 21), "at most 20"),
     (GenerationRequest(task="music", text="ok", max_seconds=11), "between 0.5 and 10"),
     (GenerationRequest(task="music", text="ok", temperature=0), "Temperature"),
+    (GenerationRequest(task="music", text="ok", temperature=float("nan")), "Temperature"),
+    (GenerationRequest(task="music", text="ok", temperature=float("inf")), "Temperature"),
+    (GenerationRequest(task="music", text="ok", top_k=10**9), "top-k in 0–1000"),
+    (GenerationRequest(task="music", text="ok", seed=2**63), "seed"),
+    (GenerationRequest(task="music", text="ok", seed=-1), "seed"),
+    (GenerationRequest(task="tts", text="ok", prompt=Audio(np.full((1, 32_000), np.nan, np.float32), 16_000)),
+     "invalid samples"),
+    (GenerationRequest(task="tts", text="ok", prompt=speech(2), prompt_text="x" * 21), "transcript is 21"),
     (GenerationRequest(task="tts", text="ok"), "voice prompt"),
     (GenerationRequest(task="tts", text="ok", prompt=speech(0.5)), "takes 1–5 s"),
     (GenerationRequest(task="tts", text="ok", prompt=speech(6)), "takes 1–5 s"),
@@ -61,6 +69,23 @@ def test_a_good_prompt_is_conformed_to_mono_at_the_model_rate():
     checked = check_request(toy_info(), GenerationRequest(task="tts", text=" hi ", prompt=stereo, prompt_text="a"))
     assert checked.prompt.sample_rate == 24_000 and checked.prompt.channels == 1
     assert checked.prompt.duration == pytest.approx(2, abs=1e-3) and checked.text == "hi"
+
+
+def test_a_prompt_sent_with_a_task_that_takes_none_is_dropped():
+    checked = check_request(toy_info(), GenerationRequest(task="music", text="ok", prompt=speech(9), prompt_text="t"))
+    assert checked.prompt is None and checked.prompt_text == ""
+
+
+def test_the_same_seed_gives_the_same_tokens_when_requests_run_concurrently(cache_env):
+    """The app serves two requests at once; seeding and sampling use torch's global RNG."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    infos = list_lms()[:2]
+    alone = {info.id: generate(info.id, request_for(info, seed=7)).codes.tokens for info in infos}
+    with ThreadPoolExecutor(4) as pool:
+        futures = [(info.id, pool.submit(generate, info.id, request_for(info, seed=7))) for info in infos * 2]
+        for lm_id, future in futures:
+            assert np.array_equal(future.result().codes.tokens, alone[lm_id]), lm_id
 
 
 def test_task_keys_of_the_cli_match_the_tasks():

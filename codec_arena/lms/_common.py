@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from contextlib import contextmanager
 
@@ -41,12 +42,21 @@ def step_progress(progress: Progress, total_steps: int, label: str = "Generating
     return _Report()
 
 
+def _sync_gpu() -> None:
+    """CUDA runs asynchronously: wait for queued kernels so a timer measures the work, not its launch."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 @contextmanager
 def timed(into: dict, key: str):
+    _sync_gpu()
     start = time.perf_counter()
     try:
         yield
     finally:
+        _sync_gpu()
         into[key] = into.get(key, 0.0) + time.perf_counter() - start
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from .. import weights
 from ..audio import Audio
+from ..errors import RequestError
 from ._common import codes_of, sampling_kwargs, step_progress, timed
 from .base import GenerationRequest, LMInfo, Progress, RawGeneration
 
@@ -151,7 +152,8 @@ class CsmLM:
         import torch
 
         frames = max(1, round(request.max_seconds * FRAME_RATE))
-        sampling = sampling_kwargs(request)
+        # explicit values: None in the depth decoder's config would fall back to transformers' top-k 50
+        sampling = sampling_kwargs(request) | dict(top_k=request.top_k, top_p=request.top_p)
         vocab = self.model.config.vocab_size
         suppress = list(range(CODEBOOK_SIZE, vocab))
         kwargs = dict(max_new_tokens=frames, suppress_tokens=suppress or None, **sampling,
@@ -169,6 +171,8 @@ class CsmLM:
             if ended.numel():
                 tokens = tokens[: int(ended.min())]
             tokens = tokens.T.contiguous()  # (32, frames)
+            if not tokens.shape[1]:
+                raise RequestError("CSM ended the speech before its first frame. Try another seed or text.")
             progress(0.99, "Decoding with Mimi")
             with timed(times, "decode"):
                 wav = self.model.codec_model.decode(tokens[None]).audio_values[0, 0] if tokens.shape[1] else None

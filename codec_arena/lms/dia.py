@@ -124,6 +124,8 @@ class DiaLM:
             special = ((tokens < 0) | (tokens >= CODEBOOK_SIZE)).any(dim=-1).nonzero()  # EOS, padding, the tail
             ended = bool(special.numel()) and bool((tokens[int(special.min()), 0] == self.eos).item())
             tokens = tokens[: int(special.min()) if special.numel() else tokens.shape[0]][:frames].T.contiguous()
+            if not tokens.shape[1]:
+                raise RequestError("Dia ended the speech before its first frame. Try another seed or text.")
             progress(0.99, "Decoding with DAC")
             with timed(times, "decode"):
                 codec = self.processor.audio_tokenizer

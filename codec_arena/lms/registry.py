@@ -9,9 +9,12 @@ are `cards.CARDS`.
 from __future__ import annotations
 
 import importlib
+import threading
 import time
 from functools import cache
 from types import ModuleType
+
+import numpy as np
 
 from .. import weights
 from ..audio import Audio, map_channels, resample
@@ -20,6 +23,10 @@ from ..models import cache as model_cache
 from ..models import model_size_mb, pick_device
 from ..weights import WeightSpec
 from .base import TASKS, CodecLM, Generation, GenerationRequest, LMInfo, Progress
+
+MAX_TEMPERATURE = 5.0
+MAX_TOP_K = 1000
+_GENERATION_LOCK = threading.Lock()
 
 FAMILIES: tuple[str, ...] = (
     # survey models
@@ -99,12 +106,16 @@ def check_request(info: LMInfo, request: GenerationRequest) -> GenerationRequest
     if not 0.5 <= request.max_seconds <= info.max_seconds:
         raise RequestError(f"Length must be between 0.5 and {info.max_seconds:g} s for {info.name}; "
                            f"got {request.max_seconds:g} s.")
-    if request.temperature <= 0 or request.top_k < 0 or not 0 < request.top_p <= 1:
-        raise RequestError("Temperature must be above 0, top-k at least 0 (0 = off), and top-p in (0, 1].")
+    if not (0 < request.temperature <= MAX_TEMPERATURE and 0 <= request.top_k <= MAX_TOP_K
+            and 0 < request.top_p <= 1):
+        raise RequestError(f"Temperature must be in (0, {MAX_TEMPERATURE:g}], top-k in 0–{MAX_TOP_K} (0 = off), "
+                           "and top-p in (0, 1] (1 = off).")
+    if not 0 <= request.seed < 2**63:
+        raise RequestError(f"The seed must be a whole number from 0 to {2**63 - 1}.")
     if info.speakers and request.speaker and request.speaker not in info.speakers:
         raise RequestError(f"Unknown voice '{request.speaker}' for {info.name}.")
-    prompt = request.prompt
     needs_prompt = request.task in ("tts", "continuation", "melody")
+    prompt = request.prompt if needs_prompt else None  # a task without a prompt ignores one sent anyway
     if needs_prompt and prompt is None:
         what = {"tts": "a voice prompt (a few seconds of the voice to clone)",
                 "continuation": "a clip to continue", "melody": "a melody clip"}[request.task]
@@ -114,12 +125,17 @@ def check_request(info: LMInfo, request: GenerationRequest) -> GenerationRequest
         if not low <= prompt.duration <= high:
             raise RequestError(f"The prompt is {prompt.duration:.1f} s; {info.name} takes {low:g}–{high:g} s. "
                                "Trim it (or record a longer one).")
+        if not np.isfinite(prompt.samples).all():
+            raise RequestError("The prompt contains invalid samples (NaN or infinity): re-export it and try again.")
         if float(abs(prompt.samples).max(initial=0.0)) < 1e-4:
             raise RequestError("The prompt is silent: the model has nothing to follow.")
         prompt = conform(prompt, info.sample_rate)
-    prompt_text = request.prompt_text.strip()
+    prompt_text = request.prompt_text.strip() if request.task == "tts" else ""
     if request.task == "tts" and info.needs_prompt_text and not prompt_text:
         raise RequestError(f"{info.name} needs the transcript of the voice prompt: type what is said in it.")
+    if len(prompt_text) > info.max_text_chars:
+        raise RequestError(f"The transcript is {len(prompt_text)} characters; {info.name} takes at most "
+                           f"{info.max_text_chars}. Use a shorter voice prompt.")
     from dataclasses import replace
 
     return replace(request, text=text, prompt=prompt, prompt_text=prompt_text)
@@ -144,8 +160,9 @@ def generate(lm_id: str, request: GenerationRequest, progress: Progress | None =
     start = time.perf_counter()
     lm = get_lm(lm_id, device)
     load_s = time.perf_counter() - start
-    torch.manual_seed(request.seed)
-    raw = lm.generate(request, progress)
+    with _GENERATION_LOCK:  # seeding and sampling share torch's global RNG: one generation at a time
+        torch.manual_seed(request.seed)
+        raw = lm.generate(request, progress)
     progress(1.0, "Done")
     return Generation(model_id=lm_id, audio=raw.audio, codes=raw.codes, load_s=load_s,
                       generate_s=raw.generate_s, decode_s=raw.decode_s, device=lm.device,

@@ -102,7 +102,7 @@ def run(task: str, model_id: str, text: str, prompt_path: str | None, prompt_tex
     prompt = load_clip(prompt_path) if prompt_path and task in PROMPT_LABELS else None
     request = GenerationRequest(task=task, text=text or "", prompt=prompt, prompt_text=prompt_text or "",
                                 speaker=speaker or "", max_seconds=float(max_seconds), temperature=float(temperature),
-                                top_k=int(top_k), top_p=float(top_p), seed=int(seed))
+                                top_k=int(top_k), top_p=float(top_p), seed=int(seed or 0))
     result = generate(model_id, request, progress=lambda f, msg: progress(f, desc=msg))
     grid = token_heatmap(result.codes.tokens, result.codes.frame_rate,
                          title=f"Generated {result.codes.codec_id} tokens (codebooks × frames)")
