@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..audio import Audio
 from ..codecs import codec_info
 from ..codecs.base import Codes
 from .base import GenerationRequest, Progress
@@ -58,6 +59,14 @@ def timed(into: dict, key: str):
     finally:
         _sync_gpu()
         into[key] = into.get(key, 0.0) + time.perf_counter() - start
+
+
+def audio_of(wav, frames: int, hop: int, sample_rate: int) -> Audio:
+    """A decoder's output (a torch tensor) as mono float32 of exactly `frames * hop` samples, trimmed or
+    zero-padded, so the audio's length matches the codes returned with it."""
+    n = frames * hop
+    samples = wav.float().cpu().numpy().reshape(-1)[:n]
+    return Audio(np.pad(samples, (0, n - samples.size)).astype(np.float32)[None], sample_rate)
 
 
 def codes_of(tokens, codec_id: str, num_samples: int, **extras: np.ndarray) -> Codes:

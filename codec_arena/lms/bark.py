@@ -42,9 +42,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import weights
-from ..audio import Audio
 from ..errors import RequestError, WeightsMismatch
-from ._common import codes_of, sampling_kwargs, step_progress, timed
+from ._common import audio_of, codes_of, sampling_kwargs, step_progress, timed
 from .base import GenerationRequest, LMInfo, Progress, RawGeneration
 
 CODEC_ID = "encodec_24khz"
@@ -196,11 +195,10 @@ class BarkLM:
                 wav = self.model.codec_decode(fine)[0]
         tokens = fine[0].long().cpu().numpy()  # (8, frames): coarse codebooks 1-2, fine 3-8
         frames = tokens.shape[1]
-        samples = wav.float().cpu().numpy().reshape(1, -1)[:, : frames * HOP]
         notes = (f"voice preset {speaker}" if speaker else "no voice preset (Bark picks a voice)",
                  f"{spoken} semantic tokens → {frames} EnCodec frames")
         return RawGeneration(
-            audio=Audio(np.ascontiguousarray(samples, dtype=np.float32), self.info.sample_rate),
+            audio=audio_of(wav, frames, HOP, self.info.sample_rate),
             codes=codes_of(tokens, CODEC_ID, frames * HOP, segment_frames=np.array([frames], dtype=np.int64)),
             generate_s=times["generate"], decode_s=times["decode"], notes=notes)
 

@@ -35,9 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import weights
-from ..audio import Audio
 from ..errors import RequestError
-from ._common import codes_of, sampling_kwargs, step_progress, timed
+from ._common import audio_of, codes_of, sampling_kwargs, step_progress, timed
 from .base import GenerationRequest, LMInfo, Progress, RawGeneration
 
 HUB_ID = "sesame/csm-1b"
@@ -175,13 +174,11 @@ class CsmLM:
                 raise RequestError("CSM ended the speech before its first frame. Try another seed or text.")
             progress(0.99, "Decoding with Mimi")
             with timed(times, "decode"):
-                wav = self.model.codec_model.decode(tokens[None]).audio_values[0, 0] if tokens.shape[1] else None
+                wav = self.model.codec_model.decode(tokens[None]).audio_values[0, 0]
         n = tokens.shape[1] * HOP
-        samples = np.zeros(n, np.float32) if wav is None else wav.float().cpu().numpy()[:n]
-        samples = np.pad(samples, (0, n - samples.size))[None]
         notes = ("Stopped at the end-of-speech frame." if ended.numel() else "",
                  "Voice prompt given as speaker 0's previous turn." if request.prompt is not None else "")
-        return RawGeneration(audio=Audio(samples.astype(np.float32), self.info.sample_rate),
+        return RawGeneration(audio=audio_of(wav, tokens.shape[1], HOP, self.info.sample_rate),
                              codes=codes_of(tokens, self.info.codec_id, n), generate_s=times["generate"],
                              decode_s=times["decode"], notes=tuple(note for note in notes if note))
 

@@ -33,9 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import weights
-from ..audio import Audio
 from ..errors import RequestError
-from ._common import codes_of, sampling_kwargs, step_progress, timed
+from ._common import audio_of, codes_of, sampling_kwargs, step_progress, timed
 from .base import GenerationRequest, LMInfo, Progress, RawGeneration
 
 HUB_ID = "nari-labs/Dia-1.6B-0626"
@@ -129,14 +128,12 @@ class DiaLM:
             progress(0.99, "Decoding with DAC")
             with timed(times, "decode"):
                 codec = self.processor.audio_tokenizer
-                wav = codec.decode(audio_codes=tokens[None]).audio_values if tokens.shape[1] else None
+                wav = codec.decode(audio_codes=tokens[None]).audio_values
         n = tokens.shape[1] * HOP
-        samples = np.zeros(n, np.float32) if wav is None else wav.float().cpu().numpy().reshape(-1)[:n]
-        samples = np.pad(samples, (0, n - samples.size))[None]
         notes = ("Stopped at the end-of-speech token." if ended and tokens.shape[1] < frames else "",
                  "Dia clamps temperatures below 1 to 1." if request.temperature < 1 else "",
                  f"Text given to the model: {text}")
-        return RawGeneration(audio=Audio(samples.astype(np.float32), SAMPLE_RATE),
+        return RawGeneration(audio=audio_of(wav, tokens.shape[1], HOP, SAMPLE_RATE),
                              codes=codes_of(tokens, self.info.codec_id, n), generate_s=times["generate"],
                              decode_s=times["decode"], notes=tuple(note for note in notes if note))
 

@@ -47,9 +47,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import weights
-from ..audio import Audio
 from ..errors import RequestError, WeightsMismatch
-from ._common import codes_of, sampling_kwargs, step_progress, timed
+from ._common import audio_of, codes_of, sampling_kwargs, step_progress, timed
 from .base import GenerationRequest, LMInfo, Progress, RawGeneration
 
 CODEC_ID, FRAME_RATE, CODEBOOKS, CODEBOOK_SIZE, SAMPLE_RATE = "encodec_32khz", 50, 4, 2048, 32_000
@@ -202,14 +201,14 @@ class MusicGenLM:
             progress(0.99, "Decoding with EnCodec 32 kHz")
             with timed(timings, "decode"):
                 wav = self.model.audio_encoder.decode(tokens[None, None], audio_scales=[None]).audio_values[0, 0]
-        samples = np.ascontiguousarray(wav.float().cpu().numpy()[: frames * HOP], dtype=np.float32)[None]
         notes = [f"classifier-free guidance scale {GUIDANCE_SCALE:g} (fixed)"]
         if request.task == "continuation":
             notes.append(f"continues {request.prompt.duration:.1f} s of the clip; the output is the new part only")
         if request.task == "melody":
             notes.append("chroma of the whole mix (no Demucs stem separation)")
-        return RawGeneration(audio=Audio(samples, SAMPLE_RATE), codes=codes_of(tokens, CODEC_ID, samples.shape[1]),
-                             generate_s=timings["generate"], decode_s=timings["decode"], notes=tuple(notes))
+        return RawGeneration(audio=audio_of(wav, frames, HOP, SAMPLE_RATE),
+                             codes=codes_of(tokens, CODEC_ID, frames * HOP), generate_s=timings["generate"],
+                             decode_s=timings["decode"], notes=tuple(notes))
 
 
 class _codes_from_generate:

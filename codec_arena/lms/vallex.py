@@ -256,7 +256,7 @@ class VallEXModel:
         import torch
 
         from . import _vallex_nets as nets
-        from ._common import codes_of
+        from ._common import audio_of, codes_of
 
         prompt_ids, _ = self.tokenizer.encode(request.prompt_text, "prompt's transcript")
         text_ids, languages = self.tokenizer.encode(request.text, "text")
@@ -292,7 +292,7 @@ class VallEXModel:
             start = time.perf_counter()
             features = self.vocos.codes_to_features(codes.T[:, None, :])
             wave = self.vocos.decode(features, bandwidth_id=torch.tensor([VOCOS_BANDWIDTH_ID], device=self.device))
-            wave = wave[0].float().cpu().numpy()
+            wave = wave[0].cpu()  # waits for the GPU, so decode_s is the decoding itself
             decode_s = time.perf_counter() - start
         frames = codes.shape[0]
         if frames >= max_frames:
@@ -303,7 +303,7 @@ class VallEXModel:
             stop = "ended at its end-of-speech token"
         tokens = codes.T.cpu()
         return RawGeneration(
-            audio=Audio(wave[None].astype(np.float32), SAMPLE_RATE),
+            audio=audio_of(wave, frames, HOP, SAMPLE_RATE),
             codes=codes_of(tokens, CODEC_ID, frames * HOP, segment_frames=np.array([frames], dtype=np.int64)),
             generate_s=generate_s, decode_s=decode_s,
             notes=(f"{frames} frames; the model {stop}.",

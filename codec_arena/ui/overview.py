@@ -62,7 +62,6 @@ def group(entry: dict[str, Any]) -> str:
 
 
 def table_html(entries: list[dict[str, Any]]) -> str:
-    head = "".join(f"<th>{escape(c)}</th>" for c in ("", *COLUMNS))
     body = []
     current = None
     for entry in sorted(entries, key=lambda e: GROUPS.index(group(e))):  # stable: registry order within a group
@@ -82,14 +81,21 @@ def table_html(entries: list[dict[str, Any]]) -> str:
                 value += f'<br><small title="{escape(entry["Sources"])}"><u>sources</u></small>'
             cells.append(f"<td>{value}</td>")
         body.append(f'<tr data-codec="{codec}">{"".join(cells)}</tr>')
-    return (f'<div class="ca-overview-wrap"><table class="ca-overview"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></div>')
+    return scrolling_table(COLUMNS, body)
 
 
-OVERVIEW_JS = """
+def scrolling_table(columns: tuple[str, ...], rows: list[str], extra_class: str = "") -> str:
+    """The Overview's table frame: a first, unlabelled column for the buttons, sticky headers, scrolling."""
+    head = "".join(f"<th>{escape(c)}</th>" for c in ("", *columns))
+    return (f'<div class="ca-overview-wrap"><table class="ca-overview {extra_class}"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+
+# a ▶ button sends its data attributes (data-codec or data-lm) with the table's click event
+OPEN_JS = """
 element.addEventListener('click', (event) => {
   const button = event.target.closest('button.ca-open');
-  if (button) trigger('click', {codec: button.dataset.codec});
+  if (button) trigger('click', {...button.dataset});
 });
 """
 OVERVIEW_CSS = """
@@ -113,7 +119,6 @@ LM_COLUMNS = ("Model", "Runs here", "Tasks", "Codec tokens", "Conditioning", "Pa
 
 def lm_table_html(entries: list[dict[str, Any]]) -> str:
     """Codec LMs: runnable ones with a ▶ Try button, cards with buttons to the models that do the same task."""
-    head = "".join(f"<th>{escape(c)}</th>" for c in ("", *LM_COLUMNS))
     body = []
     for entry in entries:
         if entry["runnable"]:
@@ -132,16 +137,7 @@ def lm_table_html(entries: list[dict[str, Any]]) -> str:
         cells = [action, name, runs, escape(entry["tasks"]), escape(entry["codec"]), escape(entry["conditioning"]),
                  escape(entry["parameters"] or "—"), escape(last), escape(entry["survey"]), escape(entry["paper"])]
         body.append(f'<tr data-lm="{escape(entry["id"])}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return (f'<div class="ca-overview-wrap"><table class="ca-overview ca-lms"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></div>')
-
-
-LM_JS = """
-element.addEventListener('click', (event) => {
-  const button = event.target.closest('button.ca-open');
-  if (button) trigger('click', {lm: button.dataset.lm});
-});
-"""
+    return scrolling_table(LM_COLUMNS, body, "ca-lms")
 
 
 def open_in_compare(codec_id: str, clip: str | None, current: list[str] | None) -> tuple[list[str], str]:
@@ -165,7 +161,7 @@ def build(tab, compare_clip, compare_points, tabs, then_compare, open_lm) -> Non
     gr.Markdown("### Codecs\nThe codecs of the survey and the ones people compare them with today, from each "
                 "codec's own facts (hover *sources* for where they come from). **▶ Compare** opens a codec in "
                 "the Compare tab on your clip, or on an example if you have none yet.")
-    table = gr.HTML(value=table_html(rows()), js_on_load=OVERVIEW_JS, css_template=OVERVIEW_CSS,
+    table = gr.HTML(value=table_html(rows()), js_on_load=OPEN_JS, css_template=OVERVIEW_CSS,
                     elem_id="ca-overview", padding=False)
 
     @user_errors("opening the codec in Compare")
@@ -178,7 +174,7 @@ def build(tab, compare_clip, compare_points, tabs, then_compare, open_lm) -> Non
     then_compare(event)
     gr.Markdown("### Codec language models\nModels that write codec tokens: the survey's (runnable here or as a "
                 "card saying why not) and later ones. **▶ Try** opens a model in the Codec LM tab.")
-    lm_table = gr.HTML(value=lm_table_html(catalogue.rows()), js_on_load=LM_JS, css_template=OVERVIEW_CSS,
+    lm_table = gr.HTML(value=lm_table_html(catalogue.rows()), js_on_load=OPEN_JS, css_template=OVERVIEW_CSS,
                        elem_id="ca-lm-overview", padding=False)
     open_lm(lm_table)
     tab.select(lambda: (table_html(rows()), lm_table_html(catalogue.rows())), outputs=[table, lm_table],
