@@ -26,7 +26,8 @@ def cache_env(tmp_path_factory) -> dict[str, str]:
     """
     root = tmp_path_factory.mktemp("caches")
     env = {"TORCH_HOME": str(root / "torch"), "HOME": str(root / "home"), "CODEC_ARENA_OFFLINE": "1",
-           "HF_HUB_OFFLINE": "1", "HF_HOME": str(root / "hf"), "XDG_CACHE_HOME": str(root / "xdg")}
+           "HF_HUB_OFFLINE": "1", "HF_HOME": str(root / "hf"), "XDG_CACHE_HOME": str(root / "xdg"),
+           "CODEC_ARENA_DATA_DIR": str(root / "data")}
     (root / "home").mkdir()
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)

@@ -10,7 +10,8 @@ TITLE = "Codec Arena"
 INTRO = (
     "Hear what neural audio codecs keep and lose. Upload or record a clip (or pick an example), choose codecs "
     "and bitrates, and switch between the original and each reconstruction at the same moment. Try the language "
-    "models that speak codec tokens (zero-shot TTS, text-to-music, continuation) in the Codec LM tab. "
+    "models that speak codec tokens (zero-shot TTS, text-to-music, continuation) in the Codec LM tab, and run a "
+    "listening test (MUSHRA, A/B, ABX, MOS) with a class in the Listening test tab. "
     "Codecs follow the survey *Towards Audio Language Modeling – An Overview* (Wu et al., 2024)."
 )
 MAX_UPLOAD = "200mb"
@@ -19,11 +20,12 @@ MAX_UPLOAD = "200mb"
 def build_app():
     import gradio as gr
 
-    from . import compare, lm, overview, roundtrip, tokens
+    from . import compare, listening, lm, overview, roundtrip, tokens
 
     quiet_library_warnings()
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as app:  # Gradio's copies of outputs: 1 h
-        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        gr.Markdown(f"# {TITLE}")
+        gr.Markdown(INTRO, elem_classes="ca-intro")
         last_comparison = gr.State(None)
         with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
@@ -34,6 +36,8 @@ def build_app():
                 roundtrip.build()
             with gr.Tab("Codec LM", id="lm", elem_id="tab-codeclm"):
                 open_lm = lm.build(tabs)
+            with gr.Tab("Listening test", id="listening", elem_id="tab-listeningtest"):
+                listening.build(app, tabs)
             with gr.Tab("Overview", id="overview", elem_id="tab-overview") as overview_tab:
                 overview.build(overview_tab, clip, points, tabs, run_compare_after, open_lm)
     return app
@@ -42,10 +46,13 @@ def build_app():
 def launch(host: str | None = None, port: int | None = None, share: bool = False) -> None:
     import gradio as gr
 
+    from . import listening
+
     app = build_app()
     app.queue(default_concurrency_limit=int(os.environ.get("CODEC_ARENA_CONCURRENCY", "2")))
     app.launch(
         server_name=host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=port or int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         share=share, max_file_size=MAX_UPLOAD, theme=gr.themes.Soft(), show_error=False,
+        js=listening.PARTICIPANT_JS, css=listening.PARTICIPANT_CSS,
     )

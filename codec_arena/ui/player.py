@@ -41,6 +41,8 @@ function state(root) {
     const urls = [...root.querySelectorAll('[data-src]')].map(b => b.dataset.src);
     const buffers = await Promise.all(urls.map(async u => ctx.decodeAudioData(await (await fetch(u)).arrayBuffer())));
     const st = {root, ctx, buffers, nodes: [], active: 0, playing: false, startedAt: 0, offset: 0, loop: null};
+    if (root.querySelector('.ca-loop').checked)  // looping from the start (listening tests): the region set
+      st.loop = [parseFloat(root.querySelector('.ca-loop-a').value), Math.min(parseFloat(root.querySelector('.ca-loop-b').value), duration(st))];
     players.set(root, st);
     return st;
   })());
@@ -71,9 +73,26 @@ function select(st, index) {
   st.root.querySelectorAll('[data-src]').forEach((b, i) => b.classList.toggle('ca-active', i === index));
   st.root.dataset.active = index;
 }
+function heard(st) {
+  // a source counts as played once it was heard for a second (or most of a shorter clip): listening tests
+  // accept an answer only when every version was played
+  const now = st.ctx.currentTime, dt = st.lastTick === undefined ? 0 : now - st.lastTick;
+  st.lastTick = now;
+  if (!st.playing) return;
+  st.heard = st.heard || st.buffers.map(() => 0);
+  st.heard[st.active] += dt;
+  const button = st.root.querySelectorAll('[data-src]')[st.active];
+  if (button && !button.classList.contains('ca-played') &&
+      st.heard[st.active] >= Math.min(1, 0.8 * st.buffers[st.active].duration)) {
+    button.classList.add('ca-played');
+    st.root.dataset.played = [...st.root.querySelectorAll('[data-src].ca-played')].map(b => b.dataset.key).join(',');
+    st.root.dispatchEvent(new CustomEvent('ca-played', {bubbles: true}));
+  }
+}
 function draw() {
   for (const [root, st] of players) {
     if (!root.isConnected) { stopNodes(st); st.ctx.close(); players.delete(root); loading.delete(root); continue; }
+    heard(st);
     const t = position(st);
     root.dataset.position = t.toFixed(3);
     root.querySelector('.ca-time').textContent = `${fmt(t)} / ${fmt(duration(st))}`;
@@ -127,7 +146,7 @@ host.addEventListener('change', e => {
   const root = e.target.closest && e.target.closest('.ca-player');
   if (!root) return;
   if (e.target.classList.contains('ca-seek')) { act(root, 'seek', e.target.value / 1000); e.target.blur(); }
-  else act(root, 'loop');
+  else if (/\bca-loop/.test(e.target.className)) act(root, 'loop');
 });
 host.addEventListener('pointerdown', e => {
   if (e.target.classList && e.target.classList.contains('ca-seek')) e.target.closest('.ca-player').dataset.dragging = '1';
@@ -145,7 +164,9 @@ PLAYER_CSS = """
 .ca-player .ca-time{font-variant-numeric:tabular-nums;min-width:120px}
 .ca-player input[type=number]{width:70px}
 .ca-player kbd{border:1px solid #bbb;border-radius:3px;padding:0 4px;font-size:85%}
+.ca-player button.ca-active kbd{border-color:#fff;color:#fff}
 .ca-player .ca-hint{color:#666;font-size:85%;margin-top:6px}
+.ca-player button.ca-played:not(.ca-active)::after{content:" ✓";color:#16a34a}
 """
 
 
@@ -158,26 +179,35 @@ def data_url(audio: Audio) -> str:
     return "data:audio/flac;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def source_button(index: int, label: str, audio: Audio | bytes, key: str | None = None) -> str:
+    """One selectable source; `audio` may be FLAC bytes already encoded (a listening test's stimuli)."""
+    url = data_url(audio) if isinstance(audio, Audio) else "data:audio/flac;base64," + base64.b64encode(audio).decode()
+    return (f'<button data-action="select" data-index="{index}" data-key="{html.escape(key or str(index))}" '
+            f'data-src="{url}"{" class=ca-active" if index == 0 else ""}><kbd>{index}</kbd> {html.escape(label)}</button>')
+
+
+def transport_html(duration: float, loop: bool = False) -> str:
+    """Play/pause, the shared position, and the loop region (on from the start when `loop`)."""
+    return f"""<div class="ca-row"><button class="ca-play" data-action="play">Play</button>
+<input class="ca-seek" type="range" min="0" max="1000" value="0" aria-label="position">
+<span class="ca-time">0:00.00</span></div>
+<div class="ca-row" style="margin-top:6px"><label><input class="ca-loop" type="checkbox"{" checked" if loop else ""}> loop</label>
+from <input class="ca-loop-a" type="number" step="0.1" min="0" value="0"> s
+to <input class="ca-loop-b" type="number" step="0.1" min="0" value="{duration:.2f}"> s
+<button data-action="mark" data-arg="a">set start here</button><button data-action="mark" data-arg="b">set end here</button></div>
+<div class="ca-hint">Switching keeps the playback position. Keys: <kbd>0</kbd>–<kbd>9</kbd> pick a source,
+<kbd>space</kbd> plays or pauses.</div>"""
+
+
 def player_html(sources: list[tuple[str, Audio]], title: str = "Synced player") -> str:
     """Markup for the player; sources[0] is the reference (key 0)."""
-    buttons = "".join(
-        f'<button data-action="select" data-index="{i}" data-src="{data_url(audio)}"'
-        f'{" class=ca-active" if i == 0 else ""}><kbd>{i}</kbd> {html.escape(label)}</button>'
-        for i, (label, audio) in enumerate(sources[:10]))
+    buttons = "".join(source_button(i, label, audio) for i, (label, audio) in enumerate(sources[:10]))
     plain = "".join(f'<div class="ca-row"><span style="min-width:180px">{i} · {html.escape(label)}</span>'
                     f'<audio controls preload="none" data-from="{i}"></audio></div>'
                     for i, (label, _) in enumerate(sources[:10]))
     return f"""<div class="ca-player" data-active="0" data-position="0">
 <div><b>{html.escape(title)}</b></div>
 <div class="ca-sources">{buttons}</div>
-<div class="ca-row"><button class="ca-play" data-action="play">Play</button>
-<input class="ca-seek" type="range" min="0" max="1000" value="0" aria-label="position">
-<span class="ca-time">0:00.00</span></div>
-<div class="ca-row" style="margin-top:6px"><label><input class="ca-loop" type="checkbox"> loop</label>
-from <input class="ca-loop-a" type="number" step="0.1" min="0" value="0"> s
-to <input class="ca-loop-b" type="number" step="0.1" min="0" value="{sources[0][1].duration:.2f}"> s
-<button data-action="mark" data-arg="a">set start here</button><button data-action="mark" data-arg="b">set end here</button></div>
-<div class="ca-hint">Switching keeps the playback position. Keys: <kbd>0</kbd>–<kbd>9</kbd> pick a source,
-<kbd>space</kbd> plays or pauses.</div>
+{transport_html(sources[0][1].duration)}
 <details class="ca-plain"><summary data-action="plain">Ordinary players (one per version, with download)</summary>
 {plain}</details></div>"""
