@@ -122,13 +122,16 @@ def test_abx_summary_is_a_one_sided_binomial_test() -> None:
     assert mp3["p_value"] == pytest.approx(638 / 1024)
 
 
-def test_box_figure_has_one_trace_per_condition_best_first() -> None:
+def test_box_figure_has_one_box_per_condition_best_first_and_the_means_with_their_intervals() -> None:
     responses = [mushra(f"p{i}", 100, 0, **{"opus@24": 60 + i, "mp3@64": 30 + i, "anchor_3.5khz": 10})
                  for i in range(4)]
     figure = stats.box_figure(stats.scores(responses), "MUSHRA", (0.0, 100.0))
-    assert [trace.name for trace in figure.data] == [REFERENCE, "opus@24", "mp3@64", "anchor_3.5khz"]
-    assert [len(trace.y) for trace in figure.data] == [4, 4, 4, 4]
-    assert sorted(figure.data[1].y) == [60, 61, 62, 63]
+    *boxes, means = figure.data
+    assert [trace.name for trace in boxes] == [REFERENCE, "opus@24", "mp3@64", "anchor_3.5khz"]
+    assert [len(trace.y) for trace in boxes] == [4, 4, 4, 4]
+    assert sorted(boxes[1].y) == [60, 61, 62, 63]
+    interval = stats.mean_interval([60, 61, 62, 63])
+    assert means.y[1] == pytest.approx(61.5) and means.error_y.array[1] == pytest.approx(interval.high - 61.5)
     assert figure.layout.yaxis.range == (-5.0, 105.0)
 
 

@@ -46,7 +46,8 @@ def next_trial(test_id: str, token: str) -> dict[str, Any]:
 
 
 def submit(test_id: str, token: str, position: float, answer: str) -> dict[str, Any]:
-    """Commit one answer (a JSON string, in the letters shown); returns once it is on disk."""
+    """Commit one answer (a JSON string, in the letters shown); returns once it is on disk. A trial is
+    answered once: resubmitting returns `duplicate: true` and keeps the first answer."""
     receipt = service.submit(test_id, token, int(position), answer)
     return {"saved": True, "position": receipt.position, "duplicate": receipt.duplicate,
             "answered": receipt.answered, "total": receipt.total, "completion_code": receipt.completion_code}

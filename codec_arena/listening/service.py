@@ -18,7 +18,7 @@ from ..errors import RequestError
 from . import protocols, stats
 from .protocols import ANCHORS, METHODS, REFERENCE, Slot, Trial
 from .stimuli import render
-from .store import AccessDenied, Participant, Receipt, Store, TestRow, data_dir, store
+from .store import AccessDenied, Participant, Receipt, Store, TestRow, store
 
 MAX_CLIPS = 12
 MAX_TITLE = 200
@@ -100,7 +100,7 @@ def create_test(title: str, method_id: str, clips: list[tuple[str, Audio]], poin
     if per_participant < 0:
         raise RequestError("Trials per participant cannot be negative (0 means all).")
     db = db or store()
-    target, stimuli = render(named, protocols.conditions_needed(trials), data_dir() / "render-cache", progress)
+    target, stimuli = render(named, protocols.conditions_needed(trials), db.path.parent / "render-cache", progress)
     random = sorted({s.condition for s in stimuli if s.random_weights})
     settings = {"clips": list(named), "systems": systems, "anchors": ANCHORS if method.id == "mushra" else {},
                 "loudness_lufs": round(target, 2), "random_weights": random}

@@ -119,15 +119,21 @@ def abx_summary(responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def box_figure(rows: list[dict[str, Any]], title: str, scale: tuple[float, float]):
-    """Plotly box plot of scores per condition (best mean first), with each rating as a point."""
+    """Plotly box plot of scores per condition (best mean first), each rating as a point, and the mean
+    with its 95% confidence interval as a black diamond beside each box (the last trace)."""
     import plotly.graph_objects as go
 
-    order = [s["condition"] for s in rating_summary(rows)]
+    summary = rating_summary(rows)
     figure = go.Figure()
-    for condition in order:
+    for condition in (s["condition"] for s in summary):
         values = [row["score"] for row in rows if row["condition"] == condition]
         figure.add_trace(go.Box(y=values, name=condition, boxpoints="all", jitter=0.4, pointpos=0,
-                                boxmean=True, marker={"size": 5}))
+                                marker={"size": 5}))
+    figure.add_trace(go.Scatter(
+        x=[s["condition"] for s in summary], y=[s["mean"] for s in summary], mode="markers", name="mean, 95% CI",
+        marker={"symbol": "diamond", "size": 10, "color": "black"},
+        error_y={"type": "data", "symmetric": False, "array": [s["ci95_high"] - s["mean"] for s in summary],
+                 "arrayminus": [s["mean"] - s["ci95_low"] for s in summary], "color": "black"}))
     figure.update_layout(title=title, yaxis={"range": [scale[0] - 0.05 * (scale[1] - scale[0]),
                                                        scale[1] + 0.05 * (scale[1] - scale[0])], "title": "score"},
                          showlegend=False, height=420, margin={"l": 50, "r": 20, "t": 50, "b": 80})

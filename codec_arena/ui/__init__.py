@@ -27,6 +27,7 @@ def build_app():
         gr.Markdown(f"# {TITLE}")
         gr.Markdown(INTRO, elem_classes="ca-intro")
         last_comparison = gr.State(None)
+        listening_tokens = listening.saved_tokens()
         with gr.Tabs() as tabs:
             with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
                 clip, points, run_compare_after = compare.build(last_comparison)
@@ -37,7 +38,7 @@ def build_app():
             with gr.Tab("Codec LM", id="lm", elem_id="tab-codeclm"):
                 open_lm = lm.build(tabs)
             with gr.Tab("Listening test", id="listening", elem_id="tab-listeningtest"):
-                listening.build(app, tabs)
+                listening.build(app, tabs, listening_tokens)
             with gr.Tab("Overview", id="overview", elem_id="tab-overview") as overview_tab:
                 overview.build(overview_tab, clip, points, tabs, run_compare_after, open_lm)
     return app

@@ -61,7 +61,7 @@ def create(title: str, method: str, files: list[str] | None, examples: list[str]
             f"{shown.plural(created['trials'], 'trial')}, {created['trials_each']} per participant · "
             "stimuli loudness-matched to "
             f"{created['loudness_lufs']:g} LUFS (ITU-R BS.1770).{warning}")
-    return text, gr.JSON(value=created, visible=True)
+    return text, created
 
 
 def build_section():
@@ -86,7 +86,8 @@ def build_section():
                                       placeholder=service.default_instructions("mushra"))
             go = gr.Button("Create the test", variant="primary")
     links = gr.Markdown()
-    details = gr.JSON(label="Test details", visible=False)
+    with gr.Accordion("Details (JSON, as `/listening_create` returns them)", open=False):
+        details = gr.JSON(show_label=False)
     method.change(lambda m: gr.Textbox(placeholder=service.default_instructions(m)), method, instructions,
                   api_visibility="private")
     go.click(create, inputs=[title, method, files, examples, points, per_participant, training, instructions],
@@ -163,9 +164,15 @@ def submit(session: dict | None, event: gr.EventData):
     return _screen(session["test"], session["token"], note)
 
 
-def take_section():
+def saved_tokens() -> gr.BrowserState:
+    """The participant tokens this browser holds, {test id: token}. Create it outside any tab: a
+    component in a tab that is not shown yet is not mounted at page load, so its stored value would
+    arrive too late for the link routing."""
+    return gr.BrowserState({}, storage_key=SAVED_KEY)
+
+
+def take_section(saved: gr.BrowserState):
     session = gr.State(None)
-    saved = gr.BrowserState({}, storage_key=SAVED_KEY)
     with gr.Row():
         test_id = gr.Textbox(label="Test id (from the link you were given)", scale=3, max_length=40)
         open_button = gr.Button("Open", scale=1)
@@ -183,7 +190,7 @@ def take_section():
     start_button.click(start, [test_id, resume, saved],
                        [session, saved, progress, trial, status, start_button, resume], api_visibility="private")
     trial.submit(submit, [session], [progress, trial, status], api_visibility="private", concurrency_limit=None)
-    return test_id, saved, opened
+    return test_id, opened
 
 
 # --- owner --------------------------------------------------------------------------------------
@@ -244,13 +251,13 @@ def register_api() -> None:
         gr.api(user_errors(name.replace("_", " "))(fn), api_name=name, concurrency_limit=None)
 
 
-def build(app: gr.Blocks, tabs: gr.Tabs) -> None:
+def build(app: gr.Blocks, tabs: gr.Tabs, saved: gr.BrowserState) -> None:
     """The tab's three sections, and the link routing on page load."""
     with gr.Tabs() as sections:
         with gr.Tab("Build a test", id="build", elem_id="listening-build"):
             build_section()
         with gr.Tab("Take a test", id="take", elem_id="listening-take"):
-            take_id, saved, opened = take_section()
+            take_id, opened = take_section(saved)
         with gr.Tab("Results", id="results", elem_id="listening-results"):
             owner_id, owner_token, _, result_outputs = results_section()
     register_api()

@@ -1,0 +1,192 @@
+"""The Listening test tab in the running app: creating a test over gradio_client, refusals, and the
+whole classroom flow in headless chromium (a teacher creates a MUSHRA test, a participant does the
+practice trial, answers, closes the tab, resumes and finishes; the owner sees the result)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from browser import CHROMIUM, browser_page, open_tab
+from conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+SHOTS = ARTIFACTS / "listening"
+
+
+def clip(path: Path, seconds: float = 2.0, rate: int = 24_000, freq: float = 220.0) -> Path:
+    """A harmonic tone with a little noise: enough above 7 kHz for the anchors to differ audibly."""
+    t = np.arange(int(seconds * rate)) / rate
+    rng = np.random.default_rng(int(freq))
+    x = sum(0.3 / k * np.sin(2 * np.pi * freq * k * t) for k in range(1, 40) if freq * k < rate / 2)
+    sf.write(path, (0.5 * x + 0.01 * rng.standard_normal(t.size)).astype(np.float32), rate)
+    return path
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def abx_test(client, tmp_path_factory):
+    from gradio_client import handle_file
+
+    folder = tmp_path_factory.mktemp("clips")
+    files = [handle_file(str(clip(folder / f"tone{f}.wav", freq=f))) for f in (220.0, 330.0)]
+    links, details = client.predict("ABX over the API", "abx", files, [], ["opus@12", "mp3@32"], 0, False, "",
+                                    api_name="/listening_create")
+    return links, details
+
+
+def test_create_over_the_api_gives_links_and_a_working_test(client, abx_test):
+    links, details = abx_test
+    assert details["trials"] == 4 and details["trials_each"] == 4 and details["random_weights"] == []
+    assert f"?test={details['test_id']}&owner={details['owner_token']}" in details["owner_link"]
+    assert details["participant_link"] in links and "owner" not in details["participant_link"]
+    joined = client.predict(details["test_id"], api_name="/listening_join")
+    trial = client.predict(details["test_id"], joined["token"], api_name="/listening_next")
+    assert trial["letters"] == ["A", "B", "X"] and not trial["has_reference"]
+    answer = json.dumps({"played": ["A", "B", "X"], "choice": "A"})
+    receipt = client.predict(details["test_id"], joined["token"], trial["position"], answer,
+                             api_name="/listening_submit")
+    assert receipt == {"saved": True, "position": trial["position"], "duplicate": False, "answered": 1, "total": 4,
+                       "completion_code": None}
+    results = client.predict(details["test_id"], details["owner_token"], api_name="/listening_results")
+    assert results["responses"] == 1 and results["summary"][0]["total"] == 1
+
+
+def test_refusals_are_clear_messages(client, abx_test):
+    from gradio_client.exceptions import AppError
+
+    _, details = abx_test
+    test_id = details["test_id"]
+    cases = [
+        (("/listening_results", test_id, "not-the-token"), "owner link"),
+        (("/listening_results", test_id, ""), "owner link"),
+        (("/listening_delete", test_id, details["owner_token"][:-1] + "x"), "owner link"),
+        (("/listening_join", "no-such-test"), "no listening test"),
+        (("/listening_next", test_id, "forged-token"), "not part of this test"),
+    ]
+    token = client.predict(test_id, api_name="/listening_join")["token"]
+    position = client.predict(test_id, token, api_name="/listening_next")["position"]
+    cases += [
+        (("/listening_submit", test_id, token, position, json.dumps({"played": ["A"], "choice": "A"})), "Listen to"),
+        (("/listening_submit", test_id, token, position, json.dumps({"played": ["A", "B", "X"], "choice": "C"})),
+         "X is A or B"),
+        (("/listening_submit", test_id, token, 99, json.dumps({"played": ["A", "B", "X"], "choice": "A"})),
+         "not one of your trials"),
+        (("/listening_submit", test_id, token, position, "{not json"), "not valid JSON"),
+    ]
+    for (endpoint, *args), message in cases:
+        with pytest.raises(AppError, match=re.compile(message, re.IGNORECASE)):
+            client.predict(*args, api_name=endpoint)
+    assert client.predict(test_id, details["owner_token"], api_name="/listening_results")["responses"] >= 1
+
+
+def test_creating_with_bad_input_is_refused(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(2400, np.float32) + 0.1, 24_000)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(48_000, np.float32), 24_000)
+    tone = clip(tmp_path / "tone.wav")
+    for files, method, points, message in [
+        ([], "mushra", ["opus@12"], "at least one clip|1 to 12 clips"),
+        ([short], "mushra", ["opus@12"], "at least 1 s"),
+        ([silent], "mos", ["opus@12"], "silent"),
+        ([tone], "ab", ["opus@12"], "at least 2"),
+        ([tone], "mushra", ["no_such_codec@6"], "no_such_codec"),
+        ([tone], "mushra", ["opus@12", "mp3@32", "aac@32", "opus@6", "opus@24", "mp3@64", "aac@64", "opus@32"],
+         "at most 10"),
+    ]:
+        with pytest.raises(AppError, match=re.compile(message, re.IGNORECASE)):
+            client.predict("t", method, [handle_file(str(f)) for f in files], [], points, 0, True, "",
+                           api_name="/listening_create")
+
+
+def play_every_source(page, trial) -> None:
+    trial.locator(".ca-play").click()
+    for i in range(trial.locator("[data-src]").count()):
+        trial.locator("[data-src]").nth(i).click()
+        page.wait_for_timeout(1200)  # a source counts as played after a second of listening
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+def test_class_takes_a_mushra_test_in_the_browser(app_url, tmp_path):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    clips = [clip(tmp_path / "violin-ish.wav", freq=196.0), clip(tmp_path / "voice-ish.wav", freq=140.0)]
+    with browser_page(extra_args=["--autoplay-policy=no-user-gesture-required"]) as teacher:
+        teacher.goto(app_url)
+        open_tab(teacher, "Listening test")
+        teacher.locator("[role=tab]", has_text="Build a test").first.click()
+        build = teacher.locator("#listening-build")
+        build.get_by_label("Title").fill("Week 3: codecs at low bitrates")
+        build.locator("input[type=file]").first.set_input_files([str(c) for c in clips])
+        teacher.wait_for_timeout(1500)
+        build.get_by_role("button", name="Create the test").click()
+        build.get_by_text("Test created").wait_for(timeout=240_000)
+        teacher.screenshot(path=str(SHOTS / "1-teacher-created.png"), full_page=True)
+        text = build.inner_text()
+        owner_link = re.search(r"http://\S+/\?test=[\w-]+&owner=[\w-]+", text).group(0)
+        participant_link = owner_link.split("&owner=")[0]
+        assert participant_link in text.replace(owner_link, "")
+        assert "Random test weights" in text  # the default points include neural codecs with test weights
+
+    with browser_page(extra_args=["--autoplay-policy=no-user-gesture-required"]) as page:
+        page.goto(participant_link)
+        start = page.get_by_role("button", name="Start the test")
+        start.wait_for(timeout=30_000)
+        assert not page.locator("[role=tab]", has_text="Compare").first.is_visible()  # only their test
+        assert page.get_by_text("Week 3: codecs at low bitrates").first.is_visible()
+        start.click()
+        practice = page.locator(".ca-trial[data-training='1']")
+        practice.wait_for(timeout=30_000)
+        assert "anchor_3.5khz" in practice.inner_text()  # the practice trial names the versions
+        page.screenshot(path=str(SHOTS / "2-participant-practice.png"), full_page=True)
+        practice.locator(".ca-submit").click()
+
+        trial = page.locator(".ca-trial[data-training='0']")
+        trial.wait_for(timeout=30_000)
+        assert "anchor" not in trial.inner_text() and "opus" not in trial.inner_text()  # blind from here on
+        assert trial.locator(".ca-submit").is_disabled()
+        play_every_source(page, trial)
+        for i in range(trial.locator(".ca-rate").count()):
+            trial.locator(".ca-rate").nth(i).fill(str(90 + 2 * i))  # the hidden reference gets >= 90 too
+        assert not trial.locator(".ca-submit").is_disabled()
+        page.screenshot(path=str(SHOTS / "3-participant-trial.png"), full_page=True)
+        trial.locator(".ca-submit").click()
+        page.get_by_text("Saved (1 of 2)").wait_for(timeout=30_000)
+
+        page.goto(participant_link)  # the tab was closed: the browser remembers the participant
+        page.get_by_role("button", name="Continue (trial 2 of 2)").click()
+        trial = page.locator(".ca-trial[data-training='0']")
+        trial.wait_for(timeout=30_000)
+        play_every_source(page, trial)
+        for i in range(trial.locator(".ca-rate").count()):
+            trial.locator(".ca-rate").nth(i).fill(str(100 - i))
+        trial.locator(".ca-submit").click()
+        code = page.locator(".ca-code")
+        code.wait_for(timeout=30_000)
+        assert re.fullmatch(r"CA-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}", code.inner_text())
+        page.screenshot(path=str(SHOTS / "4-participant-done.png"), full_page=True)
+        completion = code.inner_text()
+
+    with browser_page() as owner:
+        owner.goto(owner_link)
+        headline = owner.locator("#ca-listening-headline")
+        headline.get_by_text("2 responses").wait_for(timeout=30_000)
+        owner.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+        owner.wait_for_timeout(1000)
+        owner.screenshot(path=str(SHOTS / "5-owner-results.png"), full_page=True)
+        page_text = owner.locator("#listening-results").inner_text()
+        assert completion in page_text and "anchor_3.5khz" in page_text and "1 participant" in page_text
+        assert "raw_responses" in page_text and "summary" in page_text
