@@ -1,4 +1,4 @@
-"""`codec-arena`: list codecs and codec LMs, round-trip a file, generate, download weights, serve the app.
+"""`codec-arena`: list codecs and LMs, round-trip a file, generate, run listening tests, get weights, serve.
 
 Every failure ends in one line on stderr and exit code 2; no traceback reaches the user.
 """
@@ -194,6 +194,41 @@ def _cmd_download(args: argparse.Namespace) -> None:
     print(f"{args.model}: {weights.download(spec)}")
 
 
+def _cmd_listening_create(args: argparse.Namespace) -> None:
+    from .listening import api
+
+    points = [p for group in args.codec for p in group]
+    created = api.create(args.title, args.method, args.clips, points, args.per_participant, not args.no_training,
+                         args.instructions or "", args.url,
+                         progress=None if args.json else lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr))
+    if args.json:
+        print(json.dumps(created, indent=2))
+        return
+    print(f"participant link: {created['participant_link']}\nowner link (keep it secret, shown only now): "
+          f"{created['owner_link']}\n{created['trials']} trials, {created['trials_each']} per participant, "
+          f"loudness {created['loudness_lufs']:g} LUFS")
+    if created["random_weights"]:
+        print(f"warning: random test weights for {', '.join(created['random_weights'])}: those stimuli are noise",
+              file=sys.stderr)
+
+
+def _cmd_listening_results(args: argparse.Namespace) -> None:
+    from .listening import api, service
+
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, text in service.results(args.test, args.token, screening=not args.no_screening).csv_files().items():
+            (args.out / name).write_text(text)
+    summary = api.results(args.test, args.token, screening=not args.no_screening)
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+        return
+    print(f"{summary['title']} ({summary['method']}): {len(summary['participants'])} participants, "
+          f"{summary['responses']} responses, {len(summary['excluded'])} excluded by post-screening")
+    for row in summary["summary"]:
+        print("  " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+
+
 def _cmd_serve(args: argparse.Namespace) -> None:
     from .ui import launch
 
@@ -251,6 +286,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="fetch a model's weights through its official loader")
     p.add_argument("model", help="codec or codec-LM id")
     p.set_defaults(run=_cmd_download)
+
+    p = sub.add_parser("listening", help="create a listening test, or read its results (owner token)")
+    steps = p.add_subparsers(dest="step", required=True)
+    q = steps.add_parser("create", help="render and store a test in CODEC_ARENA_DATA_DIR; prints both links")
+    q.add_argument("clips", nargs="+", help="audio files (the first 15 s of each are used)")
+    q.add_argument("--method", default="mushra", choices=["mushra", "ab", "ab_noref", "abx", "mos"])
+    q.add_argument("--codec", action="append", nargs="+", required=True, metavar="ID@KBPS",
+                   help="conditions, e.g. --codec encodec_24khz@6 opus@12")
+    q.add_argument("--title", default="Listening test")
+    q.add_argument("--per-participant", type=int, default=0, help="trials each participant gets (0 = all)")
+    q.add_argument("--no-training", action="store_true", help="no practice trial")
+    q.add_argument("--instructions", help="shown before the test (default: the method's standard wording)")
+    q.add_argument("--url", default="http://127.0.0.1:7860", help="where the app will be served, for the links")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(run=_cmd_listening_create)
+    q = steps.add_parser("results", help="summary statistics; --out writes the CSV exports")
+    q.add_argument("test", help="test id")
+    q.add_argument("--token", required=True, help="the owner token")
+    q.add_argument("--out", type=Path, help="folder for the CSV exports (raw responses, summary, per clip, ...)")
+    q.add_argument("--no-screening", action="store_true", help="keep participants BS.1534-3 would exclude")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(run=_cmd_listening_results)
 
     p = sub.add_parser("serve", help="serve the web app")
     p.add_argument("--host", default="127.0.0.1")

@@ -116,3 +116,32 @@ def test_readme_codec_table_is_the_generated_one():
     table = markdown_table(list_codecs())
     assert table in (ROOT / "README.md").read_text(), "run `codec-arena list --markdown` and paste it into README.md"
     assert table.count("\n") == len(list_codecs()) + 1
+
+
+def test_listening_create_then_results_with_csv_exports(tmp_path):
+    """A teacher prepares a test from the command line; the owner reads the results and the CSVs."""
+    from codec_arena.listening import service
+    from codec_arena.listening.store import DB_NAME, Store
+
+    env = {"CODEC_ARENA_DATA_DIR": str(tmp_path / "data")}
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, tone(2.0, 16_000).T, 16_000)
+    run = cli("listening", "create", str(clip), "--method", "mos", "--codec", "opus@12", "mp3@32", "--title",
+              "Class 1", "--url", "http://class.local:7860", "--json", env=env)
+    assert run.returncode == 0, run.stderr
+    created = json.loads(run.stdout)
+    assert created["trials"] == 3 and created["participant_link"] == f"http://class.local:7860/?test={created['test_id']}"
+    db = Store(tmp_path / "data" / DB_NAME)
+    token, participant = service.join(created["test_id"], db=db)
+    for _ in participant.slots:
+        view = service.next_trial(created["test_id"], token, db=db)
+        service.submit(created["test_id"], token, view.slot.position, {"played": ["A"], "rating": 4}, db=db)
+    out = tmp_path / "exports"
+    run = cli("listening", "results", created["test_id"], "--token", created["owner_token"], "--out", str(out),
+              env=env)
+    assert run.returncode == 0, run.stderr
+    assert "1 participants, 3 responses" in run.stdout and "mean=4" in run.stdout
+    raw = (out / f"{created['test_id']}-raw_responses.csv").read_text().splitlines()
+    assert len(raw) == 4 and raw[0].startswith("participant,excluded,position")
+    wrong = cli("listening", "results", created["test_id"], "--token", "guess", env=env)
+    assert wrong.returncode == 2 and "owner link" in wrong.stderr and "Traceback" not in wrong.stderr

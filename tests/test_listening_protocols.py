@@ -68,15 +68,15 @@ def test_trial_json_round_trip() -> None:
     ("mushra", ["opus@24", "opus@24"], "once"),
     ("ab", ["opus@24", "mp3@64", "opus@24"], "once"),
     ("mos", ["opus@24", REFERENCE], "once"),
-    ("mushra", [f"opus@{k}" for k in range(6, 14)], "at most 10"),  # 8 systems + reference + 2 anchors = 11
+    ("mushra", [f"opus@{k}" for k in range(6, 13)], "at most 10"),  # open + hidden reference, 2 anchors, 7 = 11
 ])
 def test_build_trials_refuses_bad_systems(method_id: str, systems: list[str], words: str) -> None:
     with pytest.raises(RequestError, match=words):
         build_trials(method_id, ["a"], systems)
 
 
-def test_mushra_allows_exactly_ten_conditions_and_no_clips_or_unknown_method_are_refused() -> None:
-    assert len(build_trials("mushra", ["a"], [f"opus@{k}" for k in range(7)])[0].conditions) == 10
+def test_mushra_allows_exactly_ten_sources_and_no_clips_or_unknown_method_are_refused() -> None:
+    assert len(build_trials("mushra", ["a"], [f"opus@{k}" for k in range(6)])[0].conditions) == 9  # + open reference
     with pytest.raises(RequestError, match="Unknown test method 'rank'.*mushra"):
         build_trials("rank", ["a"], SYSTEMS)
     with pytest.raises(RequestError, match="at least one clip"):
@@ -103,8 +103,8 @@ def test_each_plan_is_a_permutation_of_its_subset_with_permuted_conditions(metho
 
 
 def test_two_participants_get_different_plans() -> None:
-    """12 trials of 10 conditions: equal plans by chance has probability below 1/(12! * 10!^12)."""
-    trials = build_trials("mushra", [f"clip{i}" for i in range(12)], [f"opus@{k}" for k in (6, 12, 16, 24, 32, 48, 64)])
+    """12 trials of 9 conditions: equal plans by chance has probability below 1/(12! * 9!^12)."""
+    trials = build_trials("mushra", [f"clip{i}" for i in range(12)], [f"opus@{k}" for k in (6, 12, 16, 24, 32, 48)])
     first, second = draw_plan("mushra", trials, {}, 0), draw_plan("mushra", trials, {}, 0)
     assert first != second
     assert {s.trial: s.order for s in first} != {s.trial: s.order for s in second}  # not only the trial order

@@ -13,15 +13,20 @@ from . import service
 
 def create(title: str, method: str, clips: list[str] | None, points: list[str] | str | None,
            per_participant: float = 0, training: bool = True, instructions: str = "",
-           base_url: str = "", progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
-    """Render and store a test from audio files; returns its id, owner token and both links."""
+           base_url: str = "", progress: Callable[[float, str], None] | None = None,
+           renderer: Callable | None = None) -> dict[str, Any]:
+    """Render and store a test from audio files; returns its id, owner token and both links. `renderer`
+    replaces `service.render_draft` (the app runs it on a ZeroGPU slice; storing stays here)."""
     from pathlib import Path
 
     paths = [clips] if isinstance(clips, str) else list(clips or [])
     if isinstance(points, str):
         points = [p for p in points.split(",") if p.strip()]
-    created = service.create_test(title, method, [(Path(p).name, load_audio(p)) for p in paths], list(points or []),
-                                  per_participant, bool(training), instructions, progress)
+    draft = service.draft_test(title, method, [(Path(p).name, load_audio(p)) for p in paths], list(points or []),
+                               per_participant, bool(training), instructions)
+    db = service.store()
+    target, stimuli = (renderer or service.render_draft)(draft, db.path.parent / "render-cache", progress)
+    created = service.save_test(draft, target, stimuli, db)
     participant_link, owner_link = created.links(base_url)
     return {"test_id": created.test_id, "owner_token": created.owner_token, "participant_link": participant_link,
             "owner_link": owner_link, "trials": created.trials, "trials_each": created.trials_each,
@@ -45,17 +50,17 @@ def next_trial(test_id: str, token: str) -> dict[str, Any]:
             "has_reference": view.trial.reference is not None, "answered": view.answered, "total": view.total}
 
 
-def submit(test_id: str, token: str, position: float, answer: str) -> dict[str, Any]:
+def submit(test_id: str, token: str, position: int, answer: str) -> dict[str, Any]:
     """Commit one answer (a JSON string, in the letters shown); returns once it is on disk. A trial is
     answered once: resubmitting returns `duplicate: true` and keeps the first answer."""
-    receipt = service.submit(test_id, token, int(position), answer)
+    receipt = service.submit(test_id, token, position, answer)
     return {"saved": True, "position": receipt.position, "duplicate": receipt.duplicate,
             "answered": receipt.answered, "total": receipt.total, "completion_code": receipt.completion_code}
 
 
-def results(test_id: str, owner_token: str) -> dict[str, Any]:
+def results(test_id: str, owner_token: str, screening: bool = True) -> dict[str, Any]:
     """Summary statistics, post-screening and participants (owner token only)."""
-    found = service.results(test_id, owner_token)
+    found = service.results(test_id, owner_token, screening)
     return {"test_id": found.test.id, "title": found.test.title, "method": found.test.method,
             "responses": len(found.responses), "participants": found.participants,
             "excluded": found.excluded, "summary": found.summary, "summary_by_clip": found.summary_by_clip,

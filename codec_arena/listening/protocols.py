@@ -83,9 +83,10 @@ def build_trials(method_id: str, clips: list[str], systems: list[str]) -> list[T
                            f"{'s' if m.min_systems > 1 else ''}.")
     per_clip: list[tuple[tuple[str, ...], str | None]]
     if method_id == "mushra":
-        if len(systems) + 1 + len(ANCHORS) > MAX_CONDITIONS:
-            raise RequestError(f"MUSHRA shows at most {MAX_CONDITIONS} versions per trial: with the hidden "
-                               f"reference and two anchors that leaves {MAX_CONDITIONS - 3} codec operating points.")
+        if len(systems) + 2 + len(ANCHORS) > MAX_CONDITIONS:  # open and hidden reference, two anchors, systems
+            raise RequestError(f"MUSHRA plays at most {MAX_CONDITIONS} sources per trial (keys 0–9): with the open "
+                               f"and hidden reference and two anchors that leaves {MAX_CONDITIONS - 4} codec "
+                               "operating points.")
         per_clip = [((REFERENCE, *ANCHORS, *systems), REFERENCE)]
     elif method_id in ("ab", "ab_noref"):
         reference = REFERENCE if method_id == "ab" else None
@@ -142,7 +143,10 @@ def draw_plan(method_id: str, trials: list[Trial], counts: dict[int, int], per_p
 def _number(value: Any, low: float, high: float, what: str, integer: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):  # JSON true or "4" is not a rating
         raise RequestError(f"{what} must be a number from {low:g} to {high:g}; got {value!r}.")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a 400-digit integer
+        number = float("inf")
     if not low <= number <= high or (integer and number != int(number)):
         kind = "a whole number" if integer else "a number"
         raise RequestError(f"{what} must be {kind} from {low:g} to {high:g}; got {value!r}.")

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..audio import Audio
 from ..errors import RequestError
 from . import protocols, stats
 from .protocols import ANCHORS, METHODS, REFERENCE, Slot, Trial
-from .stimuli import render
+from .stimuli import Stimulus, redithered, render
 from .store import AccessDenied, Participant, Receipt, Store, TestRow, store
 
 MAX_CLIPS = 12
@@ -66,10 +68,32 @@ def _clean_text(value: Any, limit: int, what: str) -> str:
     return text
 
 
-def create_test(title: str, method_id: str, clips: list[tuple[str, Audio]], points: list[str],
-                per_participant: int = 0, training: bool = True, instructions: str = "",
-                progress: Callable[[float, str], None] | None = None, db: Store | None = None) -> Created:
-    """Validate, render every stimulus once (loudness-matched), and store the test."""
+@dataclass(frozen=True)
+class Draft:
+    """A checked test before rendering: the cheap part, so bad input is refused before any codec runs."""
+
+    title: str
+    method: str
+    instructions: str
+    per_participant: int
+    training: bool
+    clips: dict[str, Audio]  # unique names -> excerpts
+    systems: list[str]
+    trials: list[Trial]
+
+
+def _whole_number(value: Any) -> int:
+    try:
+        count = float(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        count = float("nan")
+    if not count.is_integer() or not 0 <= count <= MAX_TRIALS:  # 2.5, NaN, infinity and 1e300 too
+        raise RequestError(f"Trials per participant must be a whole number from 0 (all) to {MAX_TRIALS}.")
+    return int(count)
+
+
+def draft_test(title: str, method_id: str, clips: list[tuple[str, Audio]], points: list[str],
+               per_participant: Any = 0, training: bool = True, instructions: str = "") -> Draft:
     from ..compare import parse_point
     from .stimuli import excerpt
 
@@ -78,6 +102,7 @@ def create_test(title: str, method_id: str, clips: list[tuple[str, Audio]], poin
     instructions = _clean_text(instructions, MAX_INSTRUCTIONS, "instructions") or default_instructions(method_id)
     if not 1 <= len(clips) <= MAX_CLIPS:
         raise RequestError(f"Pick 1 to {MAX_CLIPS} clips for a test; got {len(clips)}.")
+    count = _whole_number(per_participant)
     systems = list(dict.fromkeys(str(parse_point(p)) for p in points))
     named: dict[str, Audio] = {}
     for name, audio in clips:
@@ -90,24 +115,33 @@ def create_test(title: str, method_id: str, clips: list[tuple[str, Audio]], poin
     if len(trials) > MAX_TRIALS:
         raise RequestError(f"This test would have {len(trials)} trials; at most {MAX_TRIALS}. Use fewer clips or "
                            "operating points.")
-    try:
-        count = float(per_participant or 0)
-    except (TypeError, ValueError):
-        count = float("nan")
-    if not count.is_integer():  # 2.5, NaN and infinity too, not only text
-        raise RequestError("Trials per participant must be a whole number (0 means all).")
-    per_participant = int(count)
-    if per_participant < 0:
-        raise RequestError("Trials per participant cannot be negative (0 means all).")
+    return Draft(title, method.id, instructions, count, bool(training), named, systems, trials)
+
+
+def render_draft(draft: Draft, cache_dir: Path | None = None,
+                 progress: Callable[[float, str], None] | None = None) -> tuple[float, list[Stimulus]]:
+    """The codec work (on a ZeroGPU slice in the app): every stimulus, loudness-matched."""
+    return render(draft.clips, protocols.conditions_needed(draft.trials), cache_dir, progress)
+
+
+def save_test(draft: Draft, target: float, stimuli: list[Stimulus], db: Store | None = None) -> Created:
     db = db or store()
-    target, stimuli = render(named, protocols.conditions_needed(trials), db.path.parent / "render-cache", progress)
     random = sorted({s.condition for s in stimuli if s.random_weights})
-    settings = {"clips": list(named), "systems": systems, "anchors": ANCHORS if method.id == "mushra" else {},
-                "loudness_lufs": round(target, 2), "random_weights": random}
-    test_id, token = db.create_test(title, method.id, instructions, per_participant, training, settings, trials,
-                                    stimuli)
-    test = db.test(test_id)
-    return Created(test_id, token, len(trials), test.trials_each, target, random)
+    settings = {"clips": list(draft.clips), "systems": draft.systems,
+                "anchors": ANCHORS if draft.method == "mushra" else {}, "loudness_lufs": round(float(target), 2),
+                "random_weights": random, "render_cache": sorted({s.cache_file for s in stimuli if s.cache_file})}
+    test_id, token = db.create_test(draft.title, draft.method, draft.instructions, draft.per_participant,
+                                    draft.training, settings, draft.trials, stimuli)
+    return Created(test_id, token, len(draft.trials), db.test(test_id).trials_each, float(target), random)
+
+
+def create_test(title: str, method_id: str, clips: list[tuple[str, Audio]], points: list[str],
+                per_participant: Any = 0, training: bool = True, instructions: str = "",
+                progress: Callable[[float, str], None] | None = None, db: Store | None = None) -> Created:
+    """Validate, render every stimulus once (loudness-matched, cached beside the database), and store."""
+    db = db or store()
+    draft = draft_test(title, method_id, clips, points, per_participant, training, instructions)
+    return save_test(draft, *render_draft(draft, db.path.parent / "render-cache", progress), db=db)
 
 
 def public_info(test_id: str, db: Store | None = None) -> dict[str, Any]:
@@ -134,6 +168,7 @@ class TrialView:
     total: int
     sources: list[tuple[str, bytes]]  # (button label, FLAC); the open reference first where there is one
     training: bool = False
+    seconds: float = 0.0  # the longest source
 
     @property
     def letters(self) -> list[str]:
@@ -150,7 +185,10 @@ def _view(db: Store, test: TestRow, slot: Slot, answered: int, total: int, train
     if slot.x is not None:
         x = trial.conditions[slot.x]
         sources.append((label("X", x), db.stimulus(test.id, trial.clip, x)))
-    return TrialView(test, slot, trial, answered, total, sources, training)
+    rng = np.random.default_rng()
+    fresh = [(name, *redithered(data, rng)) for name, data in sources]
+    return TrialView(test, slot, trial, answered, total, [(name, data) for name, data, _ in fresh], training,
+                     max(seconds for *_, seconds in fresh))
 
 
 def next_trial(test_id: str, token: str, db: Store | None = None) -> TrialView | None:
@@ -191,7 +229,7 @@ def submit(test_id: str, token: str, position: int, answer: dict[str, Any] | str
             raise RequestError("The answer is too large.")
         try:
             answer = json.loads(answer)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise RequestError("The answer is not valid JSON.") from None
     try:
         index = int(position)
@@ -220,23 +258,34 @@ class Results:
     def scale(self) -> tuple[float, float]:
         return (1.0, 5.0) if self.test.method == "mos" else (0.0, 100.0)
 
+    def csv_files(self) -> dict[str, str]:
+        """The exports, name -> CSV text: raw responses, summary, per clip, participants, stimuli (those with rows)."""
+        tables = {"raw_responses": self.raw_rows(), "summary": self.summary, "summary_by_clip": self.summary_by_clip,
+                  "participants": self.participants, "stimuli": self.stimuli}
+        return {f"{self.test.id}-{name}.csv": stats.csv_text(rows) for name, rows in tables.items() if rows}
+
     def raw_rows(self) -> list[dict[str, Any]]:
-        """One CSV row per rating or choice, with the post-screening verdict."""
+        """One CSV row per rating or choice, with the post-screening verdict and the letters the
+        participant saw (`shown_as`: condition=letter), so order and position effects can be studied."""
         rows = []
         for r in self.responses:
+            conditions = self.test.trials[r["trial"]].conditions
+            letters = protocols.letters(len(r["order"]))
+            shown_as = {conditions[index]: letter for letter, index in zip(letters, r["order"], strict=True)}
             base = {"participant": r["participant"], "excluded": r["participant"] in self.excluded,
                     "position": r["position"], "trial": r["trial"], "clip": r["clip"],
-                    "submitted_at": round(r["submitted_at"], 3)}
+                    "submitted_at": round(r["submitted_at"], 3),
+                    "shown_as": " ".join(f"{c}={k}" for c, k in shown_as.items())}
             answer = r["answer"]
+            empty = {"score": "", "choice": "", "x": "", "correct": ""}
             if "scores" in answer:
-                rows += [{**base, "condition": c, "score": s, "choice": "", "correct": ""}
-                         for c, s in answer["scores"].items()]
+                rows += [{**base, "condition": c, **empty, "score": s} for c, s in answer["scores"].items()]
             elif "correct" in answer:
-                rows.append({**base, "condition": answer["pair"][1], "score": "", "choice": answer["guess"],
-                             "correct": answer["correct"]})
+                rows.append({**base, "condition": answer["pair"][1], **empty, "choice": answer["guess"],
+                             "x": answer["x"], "correct": answer["correct"]})
             else:
-                rows.append({**base, "condition": " vs ".join(answer["pair"]), "score": "",
-                             "choice": answer["preferred"] or "no preference", "correct": ""})
+                rows.append({**base, "condition": " vs ".join(answer["pair"]), **empty,
+                             "choice": answer["preferred"] or "no preference"})
         return rows
 
 
@@ -260,10 +309,14 @@ def results(test_id: str, owner_token: str | None, screening: bool = True, db: S
 
 
 def delete(test_id: str, owner_token: str | None, db: Store | None = None) -> None:
+    """The test, its stimuli, every response, and the codec renders of its clips in the render cache."""
     db = db or store()
     test = db.check_owner(str(test_id or "").strip(), owner_token)
     db.delete_test(test.id)
+    for name in test.settings.get("render_cache", []):
+        (db.path.parent / "render-cache" / Path(name).name).unlink(missing_ok=True)
 
 
-__all__ = ["AccessDenied", "Created", "Results", "TrialView", "create_test", "delete", "join", "next_trial",
-           "public_info", "results", "submit", "training_trial", "REFERENCE"]
+__all__ = ["AccessDenied", "Created", "Draft", "Results", "TrialView", "create_test", "delete", "draft_test", "join",
+           "next_trial", "public_info", "render_draft", "results", "save_test", "store", "submit", "training_trial",
+           "REFERENCE"]

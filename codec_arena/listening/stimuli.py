@@ -39,6 +39,7 @@ class Stimulus:
     gain_db: float
     random_weights: bool = False
     bitrate_kbps: float | None = None
+    cache_file: str | None = None  # the render-cache entry it came from, removed with the test
 
     def flac(self) -> bytes:
         return flac_bytes(self.audio)
@@ -50,6 +51,15 @@ def flac_bytes(audio: Audio) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(audio.samples, -1, 1).T, audio.sample_rate, format="FLAC", subtype="PCM_16")
     return buffer.getvalue()
+
+
+def redithered(data: bytes, rng) -> tuple[bytes, float]:
+    """The same stimulus with fresh ±1 LSB triangular dither, and its duration: every source a participant
+    gets has its own bytes, so a hidden reference (or ABX's X) cannot be spotted by comparing data."""
+    audio = read_flac(data)
+    lsb = 1 / 32768
+    noise = (rng.random(audio.samples.shape) - rng.random(audio.samples.shape)) * lsb
+    return flac_bytes(Audio((audio.samples + noise).astype(np.float32), audio.sample_rate)), audio.duration
 
 
 def read_flac(data: bytes) -> Audio:
@@ -172,10 +182,11 @@ def render(clips: dict[str, Audio], needed: set[tuple[str, str]], cache_dir: Pat
             audio = low_pass(reference, ANCHORS[condition])
         else:
             audio, random_weights, kbps = codec_version(reference, condition, cache_dir)
-            facts[(clip, condition)] = (random_weights, kbps)
+            cached = f"{_cache_key(reference, condition)}.npz" if cache_dir else None
+            facts[(clip, condition)] = (random_weights, kbps, cached)
         renders.append((clip, condition, audio))
     target, matched = match_loudness(renders)
-    stimuli = [Stimulus(clip, condition, audio, target, gain, *facts.get((clip, condition), (False, None)))
+    stimuli = [Stimulus(clip, condition, audio, target, gain, *facts.get((clip, condition), (False, None, None)))
                for clip, condition, audio, gain in matched]
     if progress:
         progress(1.0, "rendered")

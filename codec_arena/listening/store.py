@@ -13,6 +13,7 @@ import hmac
 import json
 import os
 import random
+import re
 import secrets
 import sqlite3
 import threading
@@ -55,6 +56,9 @@ CREATE INDEX IF NOT EXISTS participants_by_test ON participants(test_id);
 CREATE INDEX IF NOT EXISTS responses_by_test ON responses(test_id);
 """
 DB_NAME = "listening.sqlite3"
+TEST_ID = re.compile(r"[A-Za-z0-9_-]{1,16}")
+MAX_PARTICIPANTS = 5000  # per test: joining is open to anyone with the link
+ABANDONED_AFTER_S = 3600.0  # a participant who answered nothing this long after joining no longer counts for balance
 
 
 class AccessDenied(CodecArenaError):
@@ -156,6 +160,8 @@ class Store:
         return test_id, token
 
     def test(self, test_id: str) -> TestRow:
+        if not isinstance(test_id, str) or not TEST_ID.fullmatch(test_id):  # never echo what a link carried
+            raise RequestError("That is not a listening test id. Check the link you were given.")
         db = self._connection()
         row = db.execute("SELECT id, title, method, instructions, per_participant, training, settings FROM tests "
                          "WHERE id = ?", (str(test_id),)).fetchone()
@@ -200,9 +206,15 @@ class Store:
         """A new participant with a balanced, shuffled plan; returns (their secret token, participant)."""
         token, participant_id = secrets.token_urlsafe(18), "p-" + secrets.token_hex(8)
         with self._transaction() as db:
-            counts = dict(db.execute(
+            joined = db.execute("SELECT COUNT(*) FROM participants WHERE test_id = ?", (test.id,)).fetchone()[0]
+            if joined >= MAX_PARTICIPANTS:
+                raise RequestError(f"This test is full ({MAX_PARTICIPANTS} participants). Ask the teacher for a "
+                                   "new one.")
+            counts = dict(db.execute(  # trials assigned to participants who answered, or joined recently
                 "SELECT s.trial_idx, COUNT(*) FROM slots s JOIN participants p ON p.id = s.participant_id "
-                "WHERE p.test_id = ? GROUP BY s.trial_idx", (test.id,)).fetchall())
+                "WHERE p.test_id = ? AND (p.joined_at > ? OR EXISTS "
+                "(SELECT 1 FROM responses r WHERE r.participant_id = p.id)) GROUP BY s.trial_idx",
+                (test.id, time.time() - ABANDONED_AFTER_S)).fetchall())
             slots = draw_plan(test.method, test.trials, counts, test.per_participant, rng)
             db.execute("INSERT INTO participants (id, test_id, token_hash, joined_at) VALUES (?,?,?,?)",
                        (participant_id, test.id, digest(token), time.time()))
@@ -243,11 +255,12 @@ class Store:
     # results (callers check the owner token first) --------------------------------------------
     def responses(self, test_id: str) -> list[dict[str, Any]]:
         cursor = self._connection().execute(
-            "SELECT r.participant_id, r.position, r.trial_idx, t.clip, r.answer, r.submitted_at "
+            "SELECT r.participant_id, r.position, r.trial_idx, t.clip, r.answer, r.submitted_at, s.condition_order "
             "FROM responses r JOIN trials t ON t.test_id = r.test_id AND t.idx = r.trial_idx "
+            "JOIN slots s ON s.participant_id = r.participant_id AND s.position = r.position "
             "WHERE r.test_id = ? ORDER BY r.submitted_at, r.participant_id, r.position", (test_id,))
         return [{"participant": p, "position": pos, "trial": trial, "clip": clip, "answer": json.loads(answer),
-                 "submitted_at": at} for p, pos, trial, clip, answer, at in cursor]
+                 "submitted_at": at, "order": json.loads(order)} for p, pos, trial, clip, answer, at, order in cursor]
 
     def participants(self, test_id: str) -> list[dict[str, Any]]:
         cursor = self._connection().execute(

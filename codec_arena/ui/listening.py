@@ -13,6 +13,7 @@ import gradio as gr
 from ..errors import RequestError
 from ..listening import api, service
 from ..listening.protocols import METHODS
+from ..models import gpu
 from . import listening_results as shown
 from .compare import point_choices
 from .errors import user_errors
@@ -41,6 +42,12 @@ def base_url(request: gr.Request | None) -> str:
 
 
 # --- teacher ------------------------------------------------------------------------------------
+@gpu(duration=300)
+def render_on_gpu(draft: service.Draft, cache_dir, progress=gr.Progress()):
+    """The codec work, on a ZeroGPU slice where there is one (storing stays in the app's process)."""
+    return service.render_draft(draft, cache_dir, lambda f, msg: progress(f, desc=f"rendering {msg}"))
+
+
 @user_errors("creating the listening test")
 def create(title: str, method: str, files: list[str] | None, examples: list[str] | None, points: list[str] | None,
            per_participant: float, training: bool, instructions: str, request: gr.Request,
@@ -48,7 +55,7 @@ def create(title: str, method: str, files: list[str] | None, examples: list[str]
     """Render and store the test; returns the links (markdown) and the details (JSON)."""
     paths = list(files or []) + [str(ASSETS / name) for name in (examples or []) if name in EXAMPLES]
     created = api.create(title, method, paths, points, per_participant, training, instructions, base_url(request),
-                         progress=lambda f, msg: progress(f, desc=f"rendering {msg}"))
+                         renderer=lambda draft, cache_dir, _: render_on_gpu(draft, cache_dir, progress))
     warning = ""
     if created["random_weights"]:
         warning = (f"\n\n> ⚠️ **Random test weights** for {', '.join(created['random_weights'])}: those stimuli are "
@@ -106,7 +113,7 @@ def info_markdown(info: dict) -> str:
 @user_errors("opening the test")
 def open_test(test_id: str, saved: dict | None):
     info = service.public_info(test_id)
-    token = (saved or {}).get(info["id"])
+    token = saved.get(info["id"]) if isinstance(saved, dict) else None  # the browser's own storage: any value
     label = "Start the test"
     if token:
         try:
@@ -132,7 +139,7 @@ def _screen(test_id: str, token: str, note: str = ""):
 def start(test_id: str, resume_code: str, saved: dict | None):
     if not test_id:
         raise RequestError("Open a test first: use the link you were given, or paste its id above.")
-    saved = dict(saved or {})
+    saved = dict(saved) if isinstance(saved, dict) else {}
     info = service.public_info(test_id)
     token = (resume_code or "").strip() or saved.get(info["id"])
     fresh = False
@@ -168,7 +175,7 @@ def saved_tokens() -> gr.BrowserState:
     """The participant tokens this browser holds, {test id: token}. Create it outside any tab: a
     component in a tab that is not shown yet is not mounted at page load, so its stored value would
     arrive too late for the link routing."""
-    return gr.BrowserState({}, storage_key=SAVED_KEY)
+    return gr.BrowserState({}, storage_key=SAVED_KEY, secret=SAVED_KEY)  # fixed: tokens outlive a restart
 
 
 def take_section(saved: gr.BrowserState):
@@ -271,8 +278,8 @@ def build(app: gr.Blocks, tabs: gr.Tabs, saved: gr.BrowserState) -> None:
         if owner:
             try:
                 found = show_results(test_id, owner)
-            except gr.Error:
-                found = [gr.update()] * len(result_outputs)
+            except gr.Error as error:
+                found = [f"⛔ {error.message}", *[gr.update()] * (len(result_outputs) - 1)]
             return [gr.Tabs(selected="listening"), gr.Tabs(selected="results"),
                     *[gr.update()] * len(opened), test_id, owner, *found]
         try:

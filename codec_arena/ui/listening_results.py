@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from ..listening import stats
@@ -96,14 +94,11 @@ def figure(found: Results):
 
 def export(found: Results) -> list[str]:
     """CSV files: raw responses (one row per rating or choice), the summary, per clip, participants, stimuli."""
-    folder = Path(tempfile.mkdtemp(prefix=f"listening-{found.test.id}-"))
-    files = {"raw_responses.csv": found.raw_rows(), "summary.csv": found.summary,
-             "summary_by_clip.csv": found.summary_by_clip, "participants.csv": found.participants,
-             "stimuli.csv": found.stimuli}
+    from .compare import output_dir
+
+    folder = output_dir()  # removed after an hour, like every download
     written = []
-    for name, rows in files.items():
-        if rows:
-            path = folder / f"{found.test.id}-{name}"
-            path.write_text(stats.csv_text(rows))
-            written.append(str(path))
+    for name, text in found.csv_files().items():
+        (folder / name).write_text(text)
+        written.append(str(folder / name))
     return written

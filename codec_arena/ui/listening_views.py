@@ -8,10 +8,10 @@ The form sends its answer with `trigger('submit', {answer, slot})` once every ve
 from __future__ import annotations
 
 import html
+import uuid
 
 from ..listening.protocols import ACR_LABELS, MUSHRA_BANDS, NO_PREFERENCE
 from ..listening.service import TrialView
-from ..listening.stimuli import read_flac
 from .player import PLAYER_CSS, PLAYER_JS, source_button, transport_html
 
 TRIAL_JS = PLAYER_JS + r"""
@@ -39,35 +39,43 @@ function refresh(trial) {
   const {complete, missing} = answerOf(trial);
   const button = trial.querySelector('.ca-submit');
   if (!button || button.dataset.busy === '1') return;
-  button.disabled = !complete;
+  button.disabled = !complete && trial.dataset.training !== '1';  // practice: go on whenever ready
   trial.querySelector('.ca-todo').textContent = missing.length ? `Still to play: ${missing.join(', ')}` :
     (complete ? 'Ready to submit.' : 'Now give every answer.');
 }
-element.addEventListener('input', e => {
-  const trial = trialOf(e.target);
-  if (!trial) return;
-  if (e.target.classList.contains('ca-rate')) {
-    e.target.dataset.touched = '1';
-    const v = Number(e.target.value);
-    const label = bands.find(([low]) => v >= low)[1];
-    e.target.closest('.ca-rating').querySelector('.ca-value').textContent = `${v} · ${label}`;
-  }
-  refresh(trial);
-});
-element.addEventListener('change', e => { const t = trialOf(e.target); if (t) refresh(t); });
-element.addEventListener('ca-played', e => refresh(e.target));
-element.addEventListener('click', e => {
-  const button = e.target.closest('.ca-submit');
-  if (!button || button.disabled) return;
-  const trial = trialOf(button);
-  const {answer, complete} = answerOf(trial);
-  if (!complete && trial.dataset.training !== '1') return;
-  button.dataset.busy = '1'; button.disabled = true; button.textContent = 'Saving…';
-  setTimeout(() => {  // a refused answer leaves this trial on screen: let the participant try again
-    if (button.isConnected) { button.dataset.busy = '0'; button.textContent = 'Submit'; refresh(trial); }
-  }, 6000);
-  trigger('submit', {answer: JSON.stringify(answer), slot: trial.dataset.slot, training: trial.dataset.training});
-});
+if (!element.__caTrialBound) {  // once per element, however often Gradio reruns this script
+  element.__caTrialBound = true;
+  element.addEventListener('input', e => {
+    const trial = trialOf(e.target);
+    if (!trial) return;
+    if (e.target.classList.contains('ca-rate')) {
+      e.target.dataset.touched = '1';
+      const v = Number(e.target.value);
+      const label = bands.find(([low]) => v >= low)[1];
+      e.target.closest('.ca-rating').querySelector('.ca-value').textContent = `${v} · ${label}`;
+    }
+    refresh(trial);
+  });
+  element.addEventListener('change', e => {
+    const t = trialOf(e.target);
+    if (!t) return;
+    if (e.target.classList.contains('ca-rate')) e.target.blur();  // keys 0-9 and space go back to the player
+    refresh(t);
+  });
+  element.addEventListener('ca-played', e => refresh(e.target));
+  element.addEventListener('click', e => {
+    const button = e.target.closest('.ca-submit');
+    if (!button || button.disabled) return;
+    const trial = trialOf(button);
+    const {answer, complete} = answerOf(trial);
+    if (!complete && trial.dataset.training !== '1') return;
+    button.dataset.busy = '1'; button.disabled = true; button.textContent = 'Saving…';
+    setTimeout(() => {  // a refused answer leaves this trial on screen: let the participant try again
+      if (button.isConnected) { button.dataset.busy = '0'; button.textContent = 'Submit'; refresh(trial); }
+    }, 6000);
+    trigger('submit', {answer: JSON.stringify(answer), slot: trial.dataset.slot, training: trial.dataset.training});
+  });
+}
 """
 
 TRIAL_CSS = PLAYER_CSS + """
@@ -123,7 +131,6 @@ def trial_html(view: TrialView) -> str:
     method = view.test.method
     labels = [label for label, _ in view.sources]
     keys = ["Reference"] * (view.trial.reference is not None) + view.letters
-    audio = [read_flac(data) for _, data in view.sources]
     buttons = "".join(source_button(i, label, data, key)
                       for i, ((label, data), key) in enumerate(zip(view.sources, keys, strict=True)))
     first_letter = 1 if view.trial.reference else 0
@@ -133,11 +140,12 @@ def trial_html(view: TrialView) -> str:
     submit = "Start the test" if view.training else "Submit"
     title = "Practice" if view.training else f"Trial {view.answered + 1} of {view.total}"
     return f"""<div class="ca-player ca-trial" data-active="0" data-slot="{view.slot.position}"
- data-method="{method}" data-needed="{','.join(view.letters)}" data-training="{int(view.training)}">
+ data-player-id="{uuid.uuid4().hex}" data-method="{method}" data-needed="{','.join(view.letters)}"
+ data-training="{int(view.training)}">
 <div><b>{html.escape(title)}</b></div>{training}
 <div class="ca-question">{html.escape(QUESTIONS[method])}</div>
 <div class="ca-sources">{buttons}</div>
-{transport_html(max(a.duration for a in audio), loop=True)}
+{transport_html(view.seconds, loop=True)}
 {form}
 <div class="ca-row" style="margin-top:10px">
 <button class="ca-submit" {'' if view.training else 'disabled'}>{submit}</button>

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import uuid
 
 import numpy as np
 
@@ -33,19 +34,27 @@ function position(st) {
   else if (t >= duration(st)) { stopNodes(st); st.playing = false; st.offset = 0; return 0; }
   return Math.max(0, t);
 }
-const loading = new Map();
+const loading = window.__caLoading = window.__caLoading || new Map();  // one state per player, whichever copy of this script asks
+function forget(root) {
+  // Gradio may keep the player's element and swap its contents for a new value: the old sources must go
+  const old = players.get(root);
+  if (old) { stopNodes(old); old.ctx.close(); }
+  players.delete(root); loading.delete(root);
+}
 function state(root) {
   // the promise is stored at once, so a second click while decoding reuses it (one AudioContext)
-  if (!loading.has(root)) loading.set(root, (async () => {
+  const id = root.dataset.playerId || '';
+  if (loading.has(root) && loading.get(root).id !== id) forget(root);
+  if (!loading.has(root)) loading.set(root, Object.assign((async () => {
     const ctx = new (window.AudioContext || window.webkitAudioContext)();
     const urls = [...root.querySelectorAll('[data-src]')].map(b => b.dataset.src);
     const buffers = await Promise.all(urls.map(async u => ctx.decodeAudioData(await (await fetch(u)).arrayBuffer())));
-    const st = {root, ctx, buffers, nodes: [], active: 0, playing: false, startedAt: 0, offset: 0, loop: null};
+    const st = {root, id, ctx, buffers, nodes: [], active: 0, playing: false, startedAt: 0, offset: 0, loop: null};
     if (root.querySelector('.ca-loop').checked)  // looping from the start (listening tests): the region set
       st.loop = [parseFloat(root.querySelector('.ca-loop-a').value), Math.min(parseFloat(root.querySelector('.ca-loop-b').value), duration(st))];
     players.set(root, st);
     return st;
-  })());
+  })(), {id}));
   return loading.get(root);
 }
 function start(st, at) {
@@ -91,7 +100,7 @@ function heard(st) {
 }
 function draw() {
   for (const [root, st] of players) {
-    if (!root.isConnected) { stopNodes(st); st.ctx.close(); players.delete(root); loading.delete(root); continue; }
+    if (!root.isConnected || st.id !== (root.dataset.playerId || '')) { forget(root); continue; }
     heard(st);
     const t = position(st);
     root.dataset.position = t.toFixed(3);
@@ -127,6 +136,7 @@ async function act(root, action, arg) {
 }
 if (!window.__caPlayerReady) {
   window.__caPlayerReady = true;
+  document.addEventListener('pointerup', () => document.querySelectorAll('.ca-player[data-dragging]').forEach(r => delete r.dataset.dragging));
   requestAnimationFrame(draw);
   document.addEventListener('keydown', e => {
     if (e.target.closest && e.target.closest('input, textarea, [contenteditable]')) return;
@@ -136,22 +146,26 @@ if (!window.__caPlayerReady) {
     if (e.key === ' ') { act(root, 'play'); e.preventDefault(); }
   });
 }
-host.addEventListener('click', e => {
-  const button = e.target.closest('.ca-player [data-action]');
-  if (!button) return;
-  const root = button.closest('.ca-player');
-  act(root, button.dataset.action, button.dataset.index !== undefined ? Number(button.dataset.index) : button.dataset.arg);
-});
-host.addEventListener('change', e => {
-  const root = e.target.closest && e.target.closest('.ca-player');
-  if (!root) return;
-  if (e.target.classList.contains('ca-seek')) { act(root, 'seek', e.target.value / 1000); e.target.blur(); }
-  else if (/\bca-loop/.test(e.target.className)) act(root, 'loop');
-});
-host.addEventListener('pointerdown', e => {
-  if (e.target.classList && e.target.classList.contains('ca-seek')) e.target.closest('.ca-player').dataset.dragging = '1';
-});
-document.addEventListener('pointerup', () => document.querySelectorAll('.ca-player[data-dragging]').forEach(r => delete r.dataset.dragging));
+// Gradio may run this script again for the same element (a new value): bind its listeners once,
+// or a click would toggle play twice
+if (!host.__caPlayerBound) {
+  host.__caPlayerBound = true;
+  host.addEventListener('click', e => {
+    const button = e.target.closest('.ca-player [data-action]');
+    if (!button) return;
+    const root = button.closest('.ca-player');
+    act(root, button.dataset.action, button.dataset.index !== undefined ? Number(button.dataset.index) : button.dataset.arg);
+  });
+  host.addEventListener('change', e => {
+    const root = e.target.closest && e.target.closest('.ca-player');
+    if (!root) return;
+    if (e.target.classList.contains('ca-seek')) { act(root, 'seek', e.target.value / 1000); e.target.blur(); }
+    else if (/\bca-loop/.test(e.target.className)) act(root, 'loop');
+  });
+  host.addEventListener('pointerdown', e => {
+    if (e.target.classList && e.target.classList.contains('ca-seek')) e.target.closest('.ca-player').dataset.dragging = '1';
+  });
+}
 """
 
 PLAYER_CSS = """
@@ -205,7 +219,7 @@ def player_html(sources: list[tuple[str, Audio]], title: str = "Synced player") 
     plain = "".join(f'<div class="ca-row"><span style="min-width:180px">{i} · {html.escape(label)}</span>'
                     f'<audio controls preload="none" data-from="{i}"></audio></div>'
                     for i, (label, _) in enumerate(sources[:10]))
-    return f"""<div class="ca-player" data-active="0" data-position="0">
+    return f"""<div class="ca-player" data-active="0" data-position="0" data-player-id="{uuid.uuid4().hex}">
 <div><b>{html.escape(title)}</b></div>
 <div class="ca-sources">{buttons}</div>
 {transport_html(sources[0][1].duration)}

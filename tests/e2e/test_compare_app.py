@@ -94,6 +94,16 @@ def test_researcher_compares_two_codecs_and_switches(app_url):
         assert all(0.95 <= p <= 1.55 for p in positions), positions
         assert len(set(positions)) > 1  # and it is still playing
 
+        page.locator("#tab-compare .token-remove").first.click()  # compare again without mp3: new sources
+        page.keyboard.press("Escape")
+        page.get_by_role("button", name="Compare", exact=True).click()
+        page.wait_for_function("() => document.querySelectorAll('#ca-compare-player [data-src]').length === 2",
+                               timeout=120_000)
+        player.locator("[data-action=play]").click()
+        page.wait_for_timeout(800)
+        graphs = page.evaluate("() => [...window.__caPlayers.values()].map(st => [st.buffers.length, st.playing])")
+        assert graphs == [[2, True]], graphs  # the old graph (3 sources, looping) was stopped and dropped
+
         page.locator("[role=tab]", has_text="Tokens").first.click()
         page.get_by_role("button", name="Show token usage").click()
         page.get_by_text("codes ×").first.wait_for(timeout=60_000)

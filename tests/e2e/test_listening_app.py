@@ -83,6 +83,9 @@ def test_refusals_are_clear_messages(client, abx_test):
         (("/listening_submit", test_id, token, 99, json.dumps({"played": ["A", "B", "X"], "choice": "A"})),
          "not one of your trials"),
         (("/listening_submit", test_id, token, position, "{not json"), "not valid JSON"),
+        (("/listening_submit", test_id, token, "abc", json.dumps({"played": ["A", "B", "X"], "choice": "A"})),
+         "not one of your trials"),
+        (("/listening_next", "[Log in](https://evil.example)", token), "not a listening test id"),
     ]
     for (endpoint, *args), message in cases:
         with pytest.raises(AppError, match=re.compile(message, re.IGNORECASE)):
@@ -151,6 +154,9 @@ def test_class_takes_a_mushra_test_in_the_browser(app_url, tmp_path):
         practice = page.locator(".ca-trial[data-training='1']")
         practice.wait_for(timeout=30_000)
         assert "anchor_3.5khz" in practice.inner_text()  # the practice trial names the versions
+        practice.locator(".ca-play").click()  # the practice is still playing when the test starts
+        page.wait_for_timeout(1200)
+        assert not practice.locator(".ca-submit").is_disabled()  # practice moves on whenever you like
         page.screenshot(path=str(SHOTS / "2-participant-practice.png"), full_page=True)
         practice.locator(".ca-submit").click()
 
@@ -158,7 +164,9 @@ def test_class_takes_a_mushra_test_in_the_browser(app_url, tmp_path):
         trial.wait_for(timeout=30_000)
         assert "anchor" not in trial.inner_text() and "opus" not in trial.inner_text()  # blind from here on
         assert trial.locator(".ca-submit").is_disabled()
-        play_every_source(page, trial)
+        play_every_source(page, trial)  # the trial's own sources, not the practice's (Gradio reuses the element)
+        assert trial.get_attribute("data-played").split(",") == ["Reference", *"ABCDEF"]
+        assert page.evaluate("() => window.__caPlayers.size") == 1  # one audio graph: the practice's was closed
         for i in range(trial.locator(".ca-rate").count()):
             trial.locator(".ca-rate").nth(i).fill(str(90 + 2 * i))  # the hidden reference gets >= 90 too
         assert not trial.locator(".ca-submit").is_disabled()
