@@ -138,8 +138,11 @@ def trial_html(view: TrialView) -> str:
     training = ('<div class="ca-training">Practice trial: the versions are named so you can learn the interface '
                 "and the range of quality. This answer is not saved.</div>") if view.training else ""
     submit = "Start the test" if view.training else "Submit"
+    hint = ("Listen to the whole recording, then rate it." if len(labels) == 1 else
+            f"{len(labels)} versions: play, then switch between them while playing.")
     title = "Practice" if view.training else f"Trial {view.answered + 1} of {view.total}"
-    return f"""<div class="ca-player ca-trial" data-active="0" data-slot="{view.slot.position}"
+    whole = f' data-min-heard="{0.95 * view.seconds:.2f}"' if method == "mos" else ""  # P.800: the whole sample
+    return f"""<div class="ca-player ca-trial" data-active="0" data-slot="{view.slot.position}"{whole}
  data-player-id="{uuid.uuid4().hex}" data-method="{method}" data-needed="{','.join(view.letters)}"
  data-training="{int(view.training)}">
 <div><b>{html.escape(title)}</b></div>{training}
@@ -150,7 +153,7 @@ def trial_html(view: TrialView) -> str:
 <div class="ca-row" style="margin-top:10px">
 <button class="ca-submit" {'' if view.training else 'disabled'}>{submit}</button>
 <span class="ca-todo">Still to play: {', '.join(view.letters)}</span></div>
-<div class="ca-hint">{len(labels)} sources. Play, then switch between them while playing.</div></div>"""
+<div class="ca-hint">{hint}</div></div>"""
 
 
 def progress_html(answered: int, total: int, resume_code: str = "") -> str:

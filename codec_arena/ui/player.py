@@ -83,8 +83,8 @@ function select(st, index) {
   st.root.dataset.active = index;
 }
 function heard(st) {
-  // a source counts as played once it was heard for a second (or most of a shorter clip): listening tests
-  // accept an answer only when every version was played
+  // a source counts as played once it was heard for a second (or most of a shorter clip; data-min-heard
+  // overrides): listening tests accept an answer only when every version was played
   const now = st.ctx.currentTime, dt = st.lastTick === undefined ? 0 : now - st.lastTick;
   st.lastTick = now;
   if (!st.playing) return;
@@ -92,7 +92,7 @@ function heard(st) {
   st.heard[st.active] += dt;
   const button = st.root.querySelectorAll('[data-src]')[st.active];
   if (button && !button.classList.contains('ca-played') &&
-      st.heard[st.active] >= Math.min(1, 0.8 * st.buffers[st.active].duration)) {
+      st.heard[st.active] >= (parseFloat(st.root.dataset.minHeard) || Math.min(1, 0.8 * st.buffers[st.active].duration))) {
     button.classList.add('ca-played');
     st.root.dataset.played = [...st.root.querySelectorAll('[data-src].ca-played')].map(b => b.dataset.key).join(',');
     st.root.dispatchEvent(new CustomEvent('ca-played', {bubbles: true}));

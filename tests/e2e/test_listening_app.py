@@ -170,6 +170,7 @@ def test_class_takes_a_mushra_test_in_the_browser(app_url, tmp_path):
         for i in range(trial.locator(".ca-rate").count()):
             trial.locator(".ca-rate").nth(i).fill(str(90 + 2 * i))  # the hidden reference gets >= 90 too
         assert not trial.locator(".ca-submit").is_disabled()
+        page.wait_for_timeout(500)  # the button's colour transition
         page.screenshot(path=str(SHOTS / "3-participant-trial.png"), full_page=True)
         trial.locator(".ca-submit").click()
         page.get_by_text("Saved (1 of 2)").wait_for(timeout=30_000)
