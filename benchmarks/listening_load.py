@@ -226,6 +226,32 @@ def run_load(url: str, test_id: str, participants: int, responses_each: int, dat
     return Figures(participants, responses_each, elapsed, takers, len(rows(data_dir, test_id)))
 
 
+def run_bare(data_dir: Path | str, test_id: str, participants: int) -> list[float]:
+    """The same class through the bare service calls in this process (no HTTP, no Gradio queue): the
+    seconds each confirmed submit took, to set the app's latency against."""
+    from codec_arena.listening import service
+    from codec_arena.listening.store import Store
+
+    db = Store(db_path(data_dir))
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        token, _ = service.join(test_id, db=db)
+        while (view := service.next_trial(test_id, token, db=db)) is not None:
+            started = time.perf_counter()
+            service.submit(test_id, token, view.slot.position, {"played": view.letters, "rating": 3}, db=db)
+            with lock:
+                times.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(participants)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return times
+
+
 def rows(data_dir: Path | str, test_id: str) -> list[tuple[str, int, dict[str, Any]]]:
     """(participant id, position, stored answer) of every response, read straight from the file."""
     with closing(sqlite3.connect(db_path(data_dir), timeout=60)) as db:
@@ -263,6 +289,11 @@ def main() -> None:
             created = create_test(data_dir, args.responses)
             figures = run_load(url, created.test_id, args.participants, created.trials_each, data_dir)
             print("\n".join(figures.lines()))
+            bare = run_bare(data_dir, create_test(data_dir, args.responses).test_id, args.participants)
+            app = [s for t in figures.takers for s in t.submit_s]
+            print(f"bare service.submit, same class in-process: p50 {1000 * quantile(bare, 0.5):.1f} ms, "
+                  f"p95 {1000 * quantile(bare, 0.95):.1f} ms (committed, fsync included); "
+                  f"app path / bare call, p50: {quantile(app, 0.5) / quantile(bare, 0.5):.0f}x")
             if server is not None and server.poll() is not None:
                 print(f"the server exited during the run (status {server.returncode}); the figures are void")
         finally:
