@@ -251,6 +251,15 @@ def to_wav_bytes(audio: Audio) -> bytes:
     return buffer.getvalue()
 
 
+def to_flac_bytes(audio: Audio) -> bytes:
+    """Lossless 16-bit FLAC: half the size of wav, decoded by every current browser."""
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(audio.samples, -1.0, 1.0).T, audio.sample_rate, format="FLAC", subtype="PCM_16")
+    return buffer.getvalue()
+
+
 def write_wav(audio: Audio, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

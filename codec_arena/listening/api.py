@@ -25,7 +25,7 @@ def create(title: str, method: str, clips: list[str] | None, points: list[str] |
     draft = service.draft_test(title, method, [(Path(p).name, load_audio(p)) for p in paths], list(points or []),
                                per_participant, bool(training), instructions)
     db = service.store()
-    target, stimuli = (renderer or service.render_draft)(draft, db.path.parent / "render-cache", progress)
+    target, stimuli = (renderer or service.render_draft)(draft, db.render_cache, progress)
     created = service.save_test(draft, target, stimuli, db)
     participant_link, owner_link = created.links(base_url)
     return {"test_id": created.test_id, "owner_token": created.owner_token, "participant_link": participant_link,

@@ -141,12 +141,12 @@ def create_test(title: str, method_id: str, clips: list[tuple[str, Audio]], poin
     """Validate, render every stimulus once (loudness-matched, cached beside the database), and store."""
     db = db or store()
     draft = draft_test(title, method_id, clips, points, per_participant, training, instructions)
-    return save_test(draft, *render_draft(draft, db.path.parent / "render-cache", progress), db=db)
+    return save_test(draft, *render_draft(draft, db.render_cache, progress), db=db)
 
 
 def public_info(test_id: str, db: Store | None = None) -> dict[str, Any]:
     """What anyone with the participant link may know: nothing about which codecs are in it."""
-    test = (db or store()).test(str(test_id).strip())
+    test = (db or store()).test(test_id)
     return {"id": test.id, "title": test.title, "method": test.method, "method_name": METHODS[test.method].name,
             "instructions": test.instructions, "trials": test.trials_each, "training": test.training,
             "question": METHODS[test.method].question}
@@ -154,7 +154,7 @@ def public_info(test_id: str, db: Store | None = None) -> dict[str, Any]:
 
 def join(test_id: str, db: Store | None = None) -> tuple[str, Participant]:
     db = db or store()
-    return db.join(db.test(str(test_id).strip()))
+    return db.join(db.test(test_id))
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def _view(db: Store, test: TestRow, slot: Slot, answered: int, total: int, train
 def next_trial(test_id: str, token: str, db: Store | None = None) -> TrialView | None:
     """The participant's next unanswered trial, or None when they are done."""
     db = db or store()
-    test = db.test(str(test_id).strip())
+    test = db.test(test_id)
     participant = db.participant(test.id, token)
     position = participant.next_position
     if position is None:
@@ -205,7 +205,7 @@ def next_trial(test_id: str, token: str, db: Store | None = None) -> TrialView |
 def training_trial(test_id: str, db: Store | None = None) -> TrialView:
     """The practice trial: the first trial with its versions named, in their stored order; never saved."""
     db = db or store()
-    test = db.test(str(test_id).strip())
+    test = db.test(test_id)
     trial = test.trials[0]
     x = 1 if test.method == "abx" else None
     return _view(db, test, Slot(0, 0, tuple(range(len(trial.conditions))), x), 0, 0, True)
@@ -213,7 +213,7 @@ def training_trial(test_id: str, db: Store | None = None) -> TrialView:
 
 def progress_of(test_id: str, token: str, db: Store | None = None) -> Participant:
     db = db or store()
-    return db.participant(db.test(str(test_id).strip()).id, token)
+    return db.participant(db.test(test_id).id, token)
 
 
 def submit(test_id: str, token: str, position: int, answer: dict[str, Any] | str,
@@ -222,7 +222,7 @@ def submit(test_id: str, token: str, position: int, answer: dict[str, Any] | str
     import json
 
     db = db or store()
-    test = db.test(str(test_id).strip())
+    test = db.test(test_id)
     participant = db.participant(test.id, token)
     if isinstance(answer, str):
         if len(answer) > MAX_ANSWER_CHARS:
@@ -292,7 +292,7 @@ class Results:
 def results(test_id: str, owner_token: str | None, screening: bool = True, db: Store | None = None) -> Results:
     """Statistics over every response, leaving out (when `screening`) the participants BS.1534-3 excludes."""
     db = db or store()
-    test = db.check_owner(str(test_id or "").strip(), owner_token)
+    test = db.check_owner(test_id, owner_token)
     responses = db.responses(test.id)
     flagged = stats.post_screening(responses) if test.method == "mushra" else {}
     excluded = flagged if screening else {}
@@ -311,10 +311,10 @@ def results(test_id: str, owner_token: str | None, screening: bool = True, db: S
 def delete(test_id: str, owner_token: str | None, db: Store | None = None) -> None:
     """The test, its stimuli, every response, and the codec renders of its clips in the render cache."""
     db = db or store()
-    test = db.check_owner(str(test_id or "").strip(), owner_token)
+    test = db.check_owner(test_id, owner_token)
     db.delete_test(test.id)
     for name in test.settings.get("render_cache", []):
-        (db.path.parent / "render-cache" / Path(name).name).unlink(missing_ok=True)
+        (db.render_cache / Path(name).name).unlink(missing_ok=True)
 
 
 __all__ = ["AccessDenied", "Created", "Draft", "Results", "TrialView", "create_test", "delete", "draft_test", "join",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import Audio
+from ..audio import Audio, to_flac_bytes
 from ..errors import AudioInputError, RequestError
 from .protocols import ANCHORS, REFERENCE
 
@@ -42,15 +42,7 @@ class Stimulus:
     cache_file: str | None = None  # the render-cache entry it came from, removed with the test
 
     def flac(self) -> bytes:
-        return flac_bytes(self.audio)
-
-
-def flac_bytes(audio: Audio) -> bytes:
-    import soundfile as sf
-
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(audio.samples, -1, 1).T, audio.sample_rate, format="FLAC", subtype="PCM_16")
-    return buffer.getvalue()
+        return to_flac_bytes(self.audio)
 
 
 def redithered(data: bytes, rng) -> tuple[bytes, float]:
@@ -59,7 +51,7 @@ def redithered(data: bytes, rng) -> tuple[bytes, float]:
     audio = read_flac(data)
     lsb = 1 / 32768
     noise = (rng.random(audio.samples.shape) - rng.random(audio.samples.shape)) * lsb
-    return flac_bytes(Audio((audio.samples + noise).astype(np.float32), audio.sample_rate)), audio.duration
+    return to_flac_bytes(Audio((audio.samples + noise).astype(np.float32), audio.sample_rate)), audio.duration
 
 
 def read_flac(data: bytes) -> Audio:

@@ -159,8 +159,14 @@ class Store:
                  s.gain_db, int(s.random_weights), s.bitrate_kbps) for s in stimuli])
         return test_id, token
 
-    def test(self, test_id: str) -> TestRow:
-        if not isinstance(test_id, str) or not TEST_ID.fullmatch(test_id):  # never echo what a link carried
+    @property
+    def render_cache(self) -> Path:
+        """Codec renders of the clips, beside the database (removed with their test)."""
+        return self.path.parent / "render-cache"
+
+    def test(self, test_id: str | None) -> TestRow:
+        test_id = str(test_id or "").strip()
+        if not TEST_ID.fullmatch(test_id):  # never echo what a link carried
             raise RequestError("That is not a listening test id. Check the link you were given.")
         db = self._connection()
         row = db.execute("SELECT id, title, method, instructions, per_participant, training, settings FROM tests "
@@ -173,10 +179,10 @@ class Store:
                              (test_id,))]
         return TestRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), json.loads(row[6]), trials)
 
-    def check_owner(self, test_id: str, token: str | None) -> TestRow:
+    def check_owner(self, test_id: str | None, token: str | None) -> TestRow:
         """The test, if `token` is its owner token (compared in constant time); AccessDenied otherwise."""
         test = self.test(test_id)
-        stored = self._connection().execute("SELECT owner_hash FROM tests WHERE id = ?", (test_id,)).fetchone()[0]
+        stored = self._connection().execute("SELECT owner_hash FROM tests WHERE id = ?", (test.id,)).fetchone()[0]
         if not token or not hmac.compare_digest(digest(str(token)), stored):
             raise AccessDenied("This needs the test's owner link (the one with ?owner=…), which the teacher got "
                                "when creating the test. The token given is missing or wrong.")

@@ -197,7 +197,7 @@ def take_section(saved: gr.BrowserState):
     start_button.click(start, [test_id, resume, saved],
                        [session, saved, progress, trial, status, start_button, resume], api_visibility="private")
     trial.submit(submit, [session], [progress, trial, status], api_visibility="private", concurrency_limit=None)
-    return test_id, opened
+    return opened
 
 
 # --- owner --------------------------------------------------------------------------------------
@@ -245,7 +245,7 @@ def results_section():
     go.click(show_results, [test_id, token, screening], outputs, api_visibility="private")
     screening.change(show_results, [test_id, token, screening], outputs, api_visibility="private")
     delete_button.click(delete, [test_id, token, confirm], deleted, api_visibility="private")
-    return test_id, token, go, outputs
+    return test_id, token, outputs
 
 
 # --- assembly -----------------------------------------------------------------------------------
@@ -264,9 +264,9 @@ def build(app: gr.Blocks, tabs: gr.Tabs, saved: gr.BrowserState) -> None:
         with gr.Tab("Build a test", id="build", elem_id="listening-build"):
             build_section()
         with gr.Tab("Take a test", id="take", elem_id="listening-take"):
-            take_id, opened = take_section(saved)
+            opened = take_section(saved)
         with gr.Tab("Results", id="results", elem_id="listening-results"):
-            owner_id, owner_token, _, result_outputs = results_section()
+            owner_id, owner_token, result_outputs = results_section()
     register_api()
 
     def route(saved_tokens: dict | None, request: gr.Request):

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import uuid
 
-import numpy as np
-
-from ..audio import Audio
+from ..audio import Audio, to_flac_bytes
 
 PLAYER_JS = r"""
 const host = (typeof element !== 'undefined' && element) ? element : document;
@@ -184,18 +181,15 @@ PLAYER_CSS = """
 """
 
 
-def data_url(audio: Audio) -> str:
-    """Lossless FLAC (16-bit) as a data URL: half the size of wav, decoded by every current browser."""
-    import soundfile as sf
-
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(audio.samples, -1, 1).T, audio.sample_rate, format="FLAC", subtype="PCM_16")
-    return "data:audio/flac;base64," + base64.b64encode(buffer.getvalue()).decode()
+def data_url(audio: Audio | bytes) -> str:
+    """FLAC as a data URL; `audio` may be FLAC bytes already encoded (a listening test's stimuli)."""
+    flac = audio if isinstance(audio, bytes) else to_flac_bytes(audio)
+    return "data:audio/flac;base64," + base64.b64encode(flac).decode()
 
 
 def source_button(index: int, label: str, audio: Audio | bytes, key: str | None = None) -> str:
-    """One selectable source; `audio` may be FLAC bytes already encoded (a listening test's stimuli)."""
-    url = data_url(audio) if isinstance(audio, Audio) else "data:audio/flac;base64," + base64.b64encode(audio).decode()
+    """One selectable source, keyed `key` in the played list (its index by default)."""
+    url = data_url(audio)
     return (f'<button data-action="select" data-index="{index}" data-key="{html.escape(key or str(index))}" '
             f'data-src="{url}"{" class=ca-active" if index == 0 else ""}><kbd>{index}</kbd> {html.escape(label)}</button>')
 
