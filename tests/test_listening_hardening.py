@@ -89,7 +89,7 @@ def test_raw_export_names_the_letter_each_condition_was_shown_as_and_abx_x(db) -
     while (view := service.next_trial(created.test_id, token, db=db)) is not None:
         service.submit(created.test_id, token, view.slot.position, answer(view), db=db)
     found = service.results(created.test_id, created.owner_token, db=db)
-    exported = list(csv.DictReader(io.StringIO(stats.csv_text(found.raw_rows()))))
+    exported = list(csv.DictReader(io.StringIO(stats.csv_text(found.raw_rows(), stats.RAW_COLUMNS))))
     assert len(exported) == 2
     for row, slot in zip(sorted(exported, key=lambda r: int(r["position"])), participant.slots, strict=True):
         trial = found.test.trials[slot.trial]

@@ -1,5 +1,6 @@
-"""Listening-test statistics checked against scipy and closed forms: t intervals, BS.1534-3
-post-screening at its boundaries, binomial tests for A/B and ABX, the box plot and the CSV."""
+"""Listening-test statistics checked against scipy and closed forms: bootstrap intervals that stay on
+the scale (and "too few ratings" below the minimum), BS.1534-3 post-screening at its boundaries,
+binomial tests for A/B and ABX, the box plot, ISO times and the CSV."""
 
 from __future__ import annotations
 
@@ -15,31 +16,83 @@ from codec_arena.listening import stats
 from codec_arena.listening.protocols import REFERENCE
 
 
-def test_mean_interval_matches_scipy_t_interval() -> None:
+def test_the_interval_is_scipys_expanded_percentile_bootstrap_on_the_same_seed() -> None:
     values = list(np.random.default_rng(0).uniform(20, 90, 17))
     got = stats.mean_interval(values)
-    low, high = sps.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=sps.sem(values))
-    assert got.n == 17
-    assert got.mean == pytest.approx(np.mean(values))
-    assert got.std == pytest.approx(np.std(values, ddof=1))
-    assert (got.low, got.high) == (pytest.approx(low), pytest.approx(high))
+    level = stats.expanded_level(17)
+    expected = sps.bootstrap((np.asarray(values),), np.mean, n_resamples=9999, batch=stats.BATCH_VALUES // 17,
+                             confidence_level=level, method="percentile", rng=np.random.default_rng(stats.SEED))
+    assert (got.n, got.mean, got.std) == (17, pytest.approx(np.mean(values)), pytest.approx(np.std(values, ddof=1)))
+    assert (got.low, got.high) == tuple(pytest.approx(v, abs=1e-12) for v in expected.confidence_interval)
+    assert stats.mean_interval(values) == got  # seeded: the same ratings give the same interval
+    low, high = sps.t.interval(0.95, 16, loc=np.mean(values), scale=sps.sem(values))
+    assert got.low == pytest.approx(low, abs=1.5) and got.high == pytest.approx(high, abs=1.5)  # about as wide
     wider = stats.mean_interval(values, confidence=0.99)
     assert wider.low < got.low and wider.high > got.high
 
 
-def test_mean_interval_by_hand() -> None:
-    """2, 4, 6: mean 4, s = 2, half-width t(0.975, 2) * 2 / sqrt(3) with t = 4.302652729911275."""
-    got = stats.mean_interval([2, 4, 6])
-    half = 4.302652729911275 * 2 / math.sqrt(3)
-    assert (got.n, got.mean, got.std) == (3, 4.0, 2.0)
-    assert got.low == pytest.approx(4 - half, abs=1e-9) and got.high == pytest.approx(4 + half, abs=1e-9)
+def test_expanded_level_by_hand() -> None:
+    """Hesterberg's level for n = 10: 1 - 2 Phi(-sqrt(10/9) t(0.975, 9)), t = 2.262157162798205; it tends
+    to 0.95 as n grows."""
+    z = math.sqrt(10 / 9) * 2.262157162798205
+    assert stats.expanded_level(10) == pytest.approx(1 - math.erfc(z / math.sqrt(2)), abs=1e-12)
+    assert stats.expanded_level(10) == pytest.approx(0.98290, abs=1e-5)
+    assert 0.95 < stats.expanded_level(10_000) < 0.9501
 
 
-def test_mean_interval_of_one_and_no_values() -> None:
+def test_too_few_ratings_have_no_interval_but_keep_n_mean_and_sd() -> None:
+    five = stats.mean_interval([2, 4, 6, 8, 10])
+    assert (five.n, five.mean, five.std, five.low, five.high) == (5, 6.0, pytest.approx(math.sqrt(10)), None, None)
     one = stats.mean_interval([73.0])
-    assert (one.n, one.mean, one.std, one.low, one.high) == (1, 73.0, 0.0, 73.0, 73.0)
+    assert (one.n, one.mean, one.std, one.low, one.high) == (1, 73.0, 0.0, None, None)
     none = stats.mean_interval([])
-    assert none.n == 0 and all(math.isnan(v) for v in (none.mean, none.std, none.low, none.high))
+    assert none.n == 0 and math.isnan(none.mean) and none.low is None
+    six = stats.mean_interval([2, 4, 6, 8, 10, 12])
+    assert six.low is not None and 2 <= six.low < 7 < six.high <= 12
+    same = stats.mean_interval([100] * 6)
+    assert (same.low, same.high) == (100.0, 100.0)
+
+
+@pytest.mark.parametrize(("values", "scale"), [
+    ([0, 100], (0, 100)), ([100, 100, 0], (0, 100)), ([98, 99, 100, 100], (0, 100)),
+    ([0, 0, 0, 100, 100, 100], (0, 100)), ([100, 100, 100, 100, 100, 0], (0, 100)), ([0, 0, 0, 0, 0, 0, 100], (0, 100)),
+    ([1, 5], (1, 5)), ([5, 5, 1], (1, 5)), ([1, 1, 1, 1, 1, 5], (1, 5)), ([5, 5, 5, 5, 5, 1], (1, 5)),
+    ([5, 5, 5, 5, 4, 5, 5, 5], (1, 5)), ([1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], (1, 5)),
+])
+def test_no_interval_leaves_the_scale_even_without_the_minimum(values, scale) -> None:
+    """The bootstrap itself (from 2 ratings) stays within the ratings; the minimum only adds "too few"."""
+    low, high = stats.bootstrap_interval(values, scale)
+    assert scale[0] <= min(values) <= low <= high <= max(values) <= scale[1]
+    got = stats.mean_interval(values, scale)
+    assert (got.low is None) == (len(values) < stats.MIN_RATINGS)
+    if got.low is not None:
+        assert (got.low, got.high) == (low, high) and low <= got.mean <= high
+
+
+def test_a_huge_class_is_resampled_in_batches() -> None:
+    values = list(np.random.default_rng(1).integers(0, 101, 3000).astype(float))
+    got = stats.mean_interval(values)
+    low, high = sps.t.interval(0.95, 2999, loc=np.mean(values), scale=sps.sem(values))
+    assert got.low == pytest.approx(low, abs=0.2) and got.high == pytest.approx(high, abs=0.2)
+
+
+@pytest.mark.parametrize("values", [
+    [0, 100], [100, 100, 0], [98, 99, 100, 100], [0, 0, 100, 100, 100], [0, 0, 0, 100, 100, 100],
+    [100, 100, 100, 100, 100, 0], [98, 99, 100, 100, 100, 100], [0, 1, 0, 0, 2, 0, 0], [3, 97, 50, 0, 100, 100, 0, 1]])
+def test_a_mushra_interval_never_leaves_0_to_100(values) -> None:
+    got = stats.mean_interval(values)
+    assert got.n == len(values) and got.mean == pytest.approx(np.mean(values))
+    assert got.std == pytest.approx(np.std(values, ddof=1))
+    if len(values) < 6:
+        assert got.low is None and got.high is None, f"{values}: {got}"
+    else:
+        assert 0 <= got.low <= got.mean <= got.high <= 100, f"{values}: [{got.low}, {got.high}]"
+
+
+def test_times_are_iso_8601_in_utc() -> None:
+    assert stats.iso_time(1796270706.123) == "2026-12-03T04:05:06.123+00:00"
+    assert stats.iso_time(0.0) == "1970-01-01T00:00:00.000+00:00"
+    assert stats.iso_time(None) is None
 
 
 def mushra(participant: str, reference: float, trial: int = 0, clip: str = "a", **others: float) -> dict:
@@ -69,13 +122,15 @@ def test_scores_and_rating_summary_per_condition_and_clip() -> None:
     summary = stats.rating_summary(rows)
     assert [s["condition"] for s in summary] == [REFERENCE, "codec"]  # best mean first
     codec = summary[1]
-    expected = stats.mean_interval([40, 50, 70])
-    assert (codec["n"], codec["mean"], codec["ci95_low"], codec["ci95_high"]) == (
-        3, pytest.approx(160 / 3), pytest.approx(expected.low), pytest.approx(expected.high))
+    assert (codec["n"], codec["mean"], codec["ci95_low"], codec["ci95_high"]) == (3, pytest.approx(160 / 3), None, None)
+    assert codec["note"] == "too few ratings for a confidence interval (fewer than 6)"
+    assert list(codec) == stats.RATING_COLUMNS
     by_clip = stats.rating_summary(rows, by_clip=True)
     assert [(s["clip"], s["condition"], s["n"]) for s in by_clip] == [
         ("a", REFERENCE, 2), ("a", "codec", 2), ("b", REFERENCE, 1), ("b", "codec", 1)]
-    assert by_clip[1]["mean"] == 45
+    assert by_clip[1]["mean"] == 45 and list(by_clip[1]) == ["clip", *stats.RATING_COLUMNS]
+    mos = stats.rating_summary([{"clip": "a", "condition": "c", "score": s} for s in [1, 1, 1, 1, 1, 5]], scale=(1, 5))
+    assert mos[0]["ci95_low"] == 1.0 and mos[0]["ci95_high"] <= 5 and mos[0]["note"] is None
 
 
 def ab(participant: str, preferred: str | None, pair: tuple[str, str] = ("opus@24", "mp3@64")) -> dict:
@@ -95,12 +150,24 @@ def test_preference_summary_counts_and_two_sided_binomial() -> None:
     second = summary[("aac@64", "mp3@32")]
     assert (second["prefer_a"], second["prefer_b"], second["no_preference"]) == (3, 4, 0)
     assert second["p_value"] == pytest.approx(sps.binomtest(3, 7, 0.5).pvalue) == pytest.approx(1.0)
+    assert all(list(row) == stats.PREFERENCE_COLUMNS for row in summary.values())
+
+
+def test_preference_and_abx_summaries_per_clip() -> None:
+    responses = [{**ab(f"p{i}", "opus@24" if i < 4 else None), "clip": "a" if i % 2 else "b"} for i in range(6)]
+    by_clip = stats.preference_summary(responses, by_clip=True)
+    assert [(r["clip"], r["prefer_a"], r["no_preference"]) for r in by_clip] == [("a", 2, 1), ("b", 2, 1)]
+    assert list(by_clip[0]) == ["clip", *stats.PREFERENCE_COLUMNS]
+    responses = [{**abx(f"p{i}", i < 3), "clip": "a" if i < 2 else "b"} for i in range(5)]
+    by_clip = stats.abx_summary(responses, by_clip=True)
+    assert [(r["clip"], r["correct"], r["total"]) for r in by_clip] == [("a", 2, 2), ("b", 1, 3)]
+    assert list(by_clip[0]) == ["clip", *stats.ABX_COLUMNS]
 
 
 def test_preference_summary_with_only_ties_has_no_p_value() -> None:
     (only,) = stats.preference_summary([ab("p1", None), ab("p2", None)])
     assert (only["prefer_a"], only["prefer_b"], only["no_preference"], only["n"]) == (0, 0, 2, 2)
-    assert math.isnan(only["p_value"])
+    assert only["p_value"] is None  # no test without a preference; null in JSON, never NaN
 
 
 def abx(participant: str, correct: bool, system: str = "opus@24") -> dict:
@@ -124,15 +191,26 @@ def test_abx_summary_is_a_one_sided_binomial_test() -> None:
 
 def test_box_figure_has_one_box_per_condition_best_first_and_the_means_with_their_intervals() -> None:
     responses = [mushra(f"p{i}", 100, 0, **{"opus@24": 60 + i, "mp3@64": 30 + i, "anchor_3.5khz": 10})
-                 for i in range(4)]
+                 for i in range(6)]
     figure = stats.box_figure(stats.scores(responses), "MUSHRA", (0.0, 100.0))
     *boxes, means = figure.data
     assert [trace.name for trace in boxes] == [REFERENCE, "opus@24", "mp3@64", "anchor_3.5khz"]
-    assert [len(trace.y) for trace in boxes] == [4, 4, 4, 4]
-    assert sorted(boxes[1].y) == [60, 61, 62, 63]
-    interval = stats.mean_interval([60, 61, 62, 63])
-    assert means.y[1] == pytest.approx(61.5) and means.error_y.array[1] == pytest.approx(interval.high - 61.5)
+    assert [len(trace.y) for trace in boxes] == [6, 6, 6, 6]
+    assert sorted(boxes[1].y) == [60, 61, 62, 63, 64, 65]
+    interval = stats.mean_interval([60, 61, 62, 63, 64, 65])
+    assert means.y[1] == pytest.approx(62.5) and means.error_y.array[1] == pytest.approx(interval.high - 62.5)
+    assert means.error_y.arrayminus[1] == pytest.approx(62.5 - interval.low)
     assert figure.layout.yaxis.range == (-5.0, 105.0)
+
+
+def test_box_figure_draws_no_error_bar_for_too_few_ratings() -> None:
+    responses = [mushra(f"p{i}", 100, 0, **{"opus@24": 60 + i}) for i in range(6)]
+    responses += [mushra(f"q{i}", 100, 1, **{"mp3@64": 30 + i}) for i in range(2)]
+    figure = stats.box_figure(stats.scores(responses), "MUSHRA", (0.0, 100.0))
+    *boxes, few, means = figure.data
+    assert [trace.name for trace in boxes] == [REFERENCE, "opus@24", "mp3@64"]
+    assert list(few.x) == ["mp3@64"] and few.error_y.array is None and few.text == ("too few ratings (n=2)",)
+    assert list(means.x) == [REFERENCE, "opus@24"] and len(means.error_y.array) == 2
 
 
 def test_csv_text_round_trips_through_dictreader() -> None:
@@ -140,7 +218,11 @@ def test_csv_text_round_trips_through_dictreader() -> None:
              "score": 71.5, "choice": ""},
             {"participant": "p-2", "excluded": True, "trial": 0, "clip": 'quote "q"', "condition": REFERENCE,
              "score": 100.0, "choice": "no preference"}]
-    text = stats.csv_text(rows)
+    columns = ["participant", "excluded", "trial", "clip", "condition", "score", "choice"]
+    text = stats.csv_text(rows, columns)
     read = list(csv.DictReader(io.StringIO(text)))
     assert read == [{key: str(value) for key, value in row.items()} for row in rows]
-    assert stats.csv_text([]) == ""
+    assert stats.csv_text([], ["a", "prefer_a"]) == "a,prefer_a\n"  # the header, without rows too
+    assert stats.csv_text([{"a": 1, "b": None}], ["a", "b"]) == "a,b\n1,\n"  # None: an empty cell
+    with pytest.raises(ValueError, match="not in fieldnames"):
+        stats.csv_text([{"a": 1, "stray": 2}], ["a"])

@@ -16,7 +16,7 @@ import pytest
 
 from codec_arena.audio import Audio
 from codec_arena.errors import RequestError
-from codec_arena.listening import protocols, service
+from codec_arena.listening import media, protocols, service
 from codec_arena.listening.protocols import REFERENCE
 from codec_arena.listening.service import TrialView
 from codec_arena.listening.store import DB_NAME, AccessDenied, Store
@@ -42,6 +42,10 @@ def same_audio(a: bytes, b: bytes) -> bool:
 
     x, y = read_flac(a), read_flac(b)
     return x.samples.shape == y.samples.shape and np.abs(x.samples - y.samples).max() <= 2.5 / 32768
+
+
+def name_of(url: str) -> str:
+    return url.rsplit("/", 1)[1].removesuffix(".flac")
 
 
 def clips(n: int = 1, seconds: float = 1.5) -> list[tuple[str, Audio]]:
@@ -122,8 +126,9 @@ def test_resuming_with_a_new_store_gives_the_same_next_trial(db: Store) -> None:
     for again in (service.next_trial(created.test_id, token, db=Store(db.path)),  # a restarted server
                   service.next_trial(created.test_id, token)):  # the process's store, found through the data dir
         assert (again.slot, again.answered, again.letters) == (before.slot, 1, before.letters)
-        assert [label for label, _ in again.sources] == [label for label, _ in before.sources]
-        assert all(same_audio(a, b) for (_, a), (_, b) in zip(again.sources, before.sources, strict=True))
+        assert again.sources == before.sources  # the same audio names: the browser's cached files still hold
+        assert all(media.file(name_of(url), db=Store(db.path)) == media.file(name_of(url), db=db)
+                   for _, url in again.sources)  # identical bytes after a restart, dither included
     assert before.slot.position == 1
 
 
@@ -275,12 +280,14 @@ def test_a_participant_sees_letters_never_condition_names(db: Store, method_id: 
         assert not any(c in label for c in conditions for label in labels)
         behind = dict(zip(view.letters, [*shown(view), *([view.trial.conditions[view.slot.x]]
                                                          if view.slot.x is not None else [])], strict=True))
-        for label, flac in view.sources:  # each button plays the condition the answer will be scored as
+        files = [media.file(name_of(url), db=db) for _, url in view.sources]
+        for (label, url), flac in zip(view.sources, files, strict=True):  # each button plays what is scored
             condition = behind.get(label, view.trial.reference)
             stored = db.stimulus(created.test_id, view.trial.clip, condition)
             assert same_audio(flac, stored) and flac != stored  # its own dither: no byte-equal twins to spot
-        assert len({flac for _, flac in view.sources}) == len(view.sources)
+            assert not any(c in url for c in conditions) and re.fullmatch(r"listening/media/[0-9a-f]{32}\.flac", url)
+        assert len(set(files)) == len(files) and len({len(f) for f in files}) == 1  # equal sizes, own bytes
         service.submit(created.test_id, token, view.slot.position, answer(view), db=db)
-    training = service.training_trial(created.test_id, db=db)
+    training = service.training_trial(created.test_id, token, db=db)
     named = [label for label, _ in training.sources if label != "Reference"]
     assert named and all(" = " in label and label.split(" = ")[1] in conditions for label in named)

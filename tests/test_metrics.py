@@ -87,9 +87,8 @@ def test_longer_and_shorter_reconstructions_are_trimmed_or_padded(speech):
 def test_silence_gets_reasons_not_nan():
     silence = Audio(np.zeros((1, 16_000), np.float32), 16_000)
     s = score(silence, silence)
-    for key in ("si_sdr", "pesq_wb", "stoi"):
+    for key in ("si_sdr", "pesq_wb", "stoi", "mel_distance", "stft_distance"):  # nothing to compare against
         assert s.values[key] is None and "silent" in s.notes[key]
-    assert s.values["mel_distance"] == pytest.approx(0)
 
 
 def test_short_clip_gets_reasons(speech):

@@ -1,9 +1,19 @@
 """Signal metrics of a reconstruction against its original, each with its source.
 
 Codecs pad and shift, so every reconstruction is first delay-compensated (cross-correlation within
-±50 ms) and trimmed or padded to the original's length (`align`). A metric that cannot be computed
-for a clip (silence, too short, no speech) is None with a note saying why: never a crash, never NaN.
-Metrics run on the mono mix at the codec's rate unless they say otherwise.
+±50 ms, and within a quarter of the clip, so a 50 ms clip cannot be read as delayed by most of itself)
+and trimmed or padded to the original's length (`align`). A metric that cannot be computed for a clip
+(silence, too short, no speech) is None with a note saying why: never a crash, never NaN. Metrics run
+on the mono mix at the codec's rate unless they say otherwise.
+
+Near-silence counts as silence. PESQ, ViSQOL and STOI normalise level, and SI-SDR and the spectral
+distances are relative to the original, so float residue scores as if it were sound: a stereo file in
+antiphase downmixes to about -96 dBFS, and random noise then got ViSQOL 5 against it. An original
+whose active level (`level_dbfs`: the RMS of its loudest tenth, in 100 blocks, so a short sound in a
+long silence is judged by the sound) is below `SILENCE_DBFS` = -60 dBFS gets no comparative metric and
+no lag search. Why -60: 16-bit quantisation noise and float rounding residue lie near -96 to -101 dBFS
+and a quiet room's noise floor near -60 to -70, while speech recorded quietly is still -45 dBFS or more
+(ordinary levels are -20 to -30); -60 leaves 15 dB below quiet speech and over 30 dB above residue.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from ..audio import Audio, resample
 from ..models import cache as model_cache
 
 MAX_LAG_SECONDS = 0.05
+SILENCE_DBFS = -60.0  # an original quieter than this (active level) is near-silent: nothing to compare against
 EPS = 1e-12
 
 
@@ -80,11 +91,52 @@ def mono(audio: Audio) -> np.ndarray:
     return audio.samples.mean(axis=0).astype(np.float64)
 
 
+def level_dbfs(x: np.ndarray) -> float:
+    """Active level in dBFS: the RMS of the loudest tenth of the signal, cut into 100 equal blocks (one
+    sample each when shorter). Unlike the whole-clip RMS it is not diluted by silence around a sound
+    (a 1 s sound in 20 s reads 3 dB under its own level, not 13), and it needs no sample rate, so every
+    metric and `estimate_lag` apply the same test. -inf for digital silence."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:
+        return -math.inf
+    starts = np.linspace(0, x.size, min(100, x.size) + 1).astype(int)[:-1]
+    energy = np.add.reduceat(x * x, starts)
+    lengths = np.diff(np.append(starts, x.size))
+    loudest = np.argsort(energy / lengths)[-max(1, len(starts) // 10):]
+    power = energy[loudest].sum() / lengths[loudest].sum()
+    return 10 * math.log10(power) if power > 0 else -math.inf
+
+
+def near_silent(x: np.ndarray) -> bool:
+    return level_dbfs(x) < SILENCE_DBFS
+
+
+def silence_note(reference: np.ndarray) -> str | None:
+    """Why no comparative metric applies to this original, as a sentence for a person; None if it has sound."""
+    level = level_dbfs(reference)
+    if level >= SILENCE_DBFS:
+        return None
+    if not math.isfinite(level):
+        return "the original is silent (every sample is zero): nothing to compare against"
+    return (f"the original is near-silent ({level:.1f} dBFS RMS at its loudest, below the {SILENCE_DBFS:.0f} dBFS "
+            "floor): nothing to compare against")
+
+
+def require_sound(reference: np.ndarray) -> None:
+    """Each metric's own guard, for callers that skip `score`."""
+    note = silence_note(reference)
+    if note:
+        raise NotApplicable(note)
+
+
 def estimate_lag(reference: np.ndarray, estimate: np.ndarray, max_lag: int) -> int:
-    """Samples by which `estimate` trails `reference` (FFT cross-correlation, |lag| <= max_lag)."""
-    if not np.any(reference) or not np.any(estimate):
+    """Samples by which `estimate` trails `reference` (FFT cross-correlation). |lag| is at most max_lag
+    and a quarter of the reference, so a clip shorter than the search cannot match a sliver of itself
+    (the overlap at the window's edge) and report a delay of most of its length. 0 when either signal
+    is near-silent: residue has no delay to find."""
+    if near_silent(reference) or near_silent(estimate):
         return 0
-    max_lag = min(max_lag, len(reference) - 1, len(estimate) - 1)
+    max_lag = min(max_lag, len(reference) // 4, len(estimate) - 1)
     n = 1 << math.ceil(math.log2(len(reference) + len(estimate)))
     corr = np.fft.irfft(np.fft.rfft(estimate, n) * np.conj(np.fft.rfft(reference, n)), n)
     lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
@@ -105,8 +157,7 @@ def align(reference: Audio, estimate: Audio) -> tuple[np.ndarray, np.ndarray, in
 
 def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     """Scale-invariant SDR in dB (Le Roux et al., "SDR – half-baked or well done?", ICASSP 2019)."""
-    if not np.any(reference):
-        raise NotApplicable("the original is silent")
+    require_sound(reference)
     alpha = np.dot(estimate, reference) / (np.dot(reference, reference) + EPS)
     target = alpha * reference
     return 10 * np.log10((np.dot(target, target) + EPS) / (np.dot(estimate - target, estimate - target) + EPS))
@@ -129,6 +180,7 @@ def mel_distance(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) 
     log10(max(mel, 1e-5)^2), summed over scales."""
     import librosa
 
+    require_sound(reference)
     total = 0.0
     for n_mels, window in zip([5, 10, 20, 40, 80, 160, 320], [32, 64, 128, 256, 512, 1024, 2048], strict=True):
         basis = librosa.filters.mel(sr=sample_rate, n_fft=window, n_mels=n_mels, fmin=0.0, fmax=sample_rate / 2)
@@ -141,6 +193,7 @@ def mel_distance(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) 
 def stft_distance(reference: np.ndarray, estimate: np.ndarray) -> float:
     """Multi-resolution STFT loss (Yamamoto et al., Parallel WaveGAN, 2020): spectral convergence plus
     log-magnitude L1, averaged over (FFT, hop) = (512, 128), (1024, 256), (2048, 512)."""
+    require_sound(reference)
     total = 0.0
     for n_fft, hop in [(512, 128), (1024, 256), (2048, 512)]:
         ref, est = _stft_magnitude(reference, n_fft, hop), _stft_magnitude(estimate, n_fft, hop)
@@ -167,13 +220,12 @@ def pesq_score(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, mo
     ref, est = (resample(x[None].astype(np.float32), sample_rate, rate)[0] for x in (reference, estimate))
     if len(ref) < rate // 4:
         raise NotApplicable("PESQ needs at least 0.25 s")
-    if not np.any(ref):
-        raise NotApplicable("the original is silent")
+    require_sound(ref)
     step = len(ref) if len(ref) <= 30 * rate else int(PESQ_SEGMENT_SECONDS * rate)
     scores = []
     for start in range(0, len(ref), step):
         a, b = ref[start:start + step], est[start:start + step]
-        if len(a) < rate or not np.any(a):  # a short or silent tail adds nothing
+        if len(a) < rate or near_silent(a):  # a short or silent segment adds nothing
             continue
         try:
             scores.append(pesq(rate, a, b, mode))
@@ -190,8 +242,7 @@ def stoi_score(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, ex
 
     if len(reference) < 0.4 * sample_rate:
         raise NotApplicable("STOI needs at least 0.4 s (30 frames of 384 ms analysis)")
-    if not np.any(reference):
-        raise NotApplicable("the original is silent")
+    require_sound(reference)
     return stoi(reference, estimate, sample_rate, extended=extended)
 
 
@@ -217,8 +268,7 @@ def visqol_score(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, 
         raise NotApplicable(f"the codec runs at {sample_rate} Hz, below ViSQOL speech mode's 16 kHz")
     if mode == "audio" and sample_rate < 32_000:
         raise NotApplicable(f"ViSQOL audio mode is for full-band audio; this codec runs at {sample_rate} Hz")
-    if not np.any(reference):
-        raise NotApplicable("the original is silent")
+    require_sound(reference)
     if len(reference) < 0.5 * sample_rate:
         raise NotApplicable("ViSQOL needs at least 0.5 s")
     ref, est = (resample(x[None].astype(np.float32), sample_rate, rate)[0].astype(np.float64)
@@ -232,8 +282,7 @@ def speaker_similarity(reference: np.ndarray, estimate: np.ndarray, sample_rate:
     encoder weights ship in its wheel (so it works offline). 1 = same voice."""
     from resemblyzer import VoiceEncoder, preprocess_wav
 
-    if not np.any(reference):
-        raise NotApplicable("the original is silent")
+    require_sound(reference)
     encoder = model_cache.get("resemblyzer", "cpu", lambda: VoiceEncoder("cpu", verbose=False))
     embeddings = []
     for x in (reference, estimate):
@@ -245,9 +294,15 @@ def speaker_similarity(reference: np.ndarray, estimate: np.ndarray, sample_rate:
 
 
 def score(reference: Audio, estimate: Audio) -> Scores:
-    """Every signal metric of `estimate` against `reference` (both at the codec's rate)."""
+    """Every signal metric of `estimate` against `reference` (both at the codec's rate). A near-silent
+    original makes them all n/a at once, with the measured level in the note."""
     scores = Scores()
     ref, est, scores.lag_samples = align(reference, estimate)
+    note = silence_note(ref)
+    if note:
+        scores.values |= dict.fromkeys(QUALITY_KEYS)
+        scores.notes |= dict.fromkeys(QUALITY_KEYS, note)
+        return scores
     rate = reference.sample_rate
     scores.set("si_sdr", lambda: si_sdr(ref, est))
     scores.set("mel_distance", lambda: mel_distance(ref, est, rate))

@@ -11,12 +11,13 @@ MAX_COLUMNS = 1200  # time columns drawn; longer clips are max-pooled so a 5 min
 
 
 def log_power_spectrogram(audio: Audio, window_s: float = 0.032) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(times, freqs, dB) of the mono mix; Hann window, 75% overlap, max-pooled in time."""
-    mono = audio.samples.mean(axis=0)
+    """(times, freqs, dB) of the mono mix; Hann window, 75% overlap, max-pooled in time. Frames are
+    centred (zero padding of half a window each side), so column k is the sound around k·hop and the
+    column edges in `times` run from 0 to the clip's duration at any rate: a 50 ms clip spans 0.05 s,
+    not the 0.011 s of the one uncentred 2048-sample frame it had at 48 kHz."""
     n_fft = int(2 ** round(np.log2(audio.sample_rate * window_s)))
     hop = n_fft // 4
-    if mono.size < n_fft:
-        mono = np.pad(mono, (0, n_fft - mono.size))
+    mono = np.pad(audio.samples.mean(axis=0), n_fft // 2)
     frames = np.lib.stride_tricks.sliding_window_view(mono, n_fft)[::hop]
     pool = max(1, int(np.ceil(frames.shape[0] / MAX_COLUMNS)))
     window = np.hanning(n_fft).astype(np.float32)
@@ -27,9 +28,9 @@ def log_power_spectrogram(audio: Audio, window_s: float = 0.032) -> tuple[np.nda
         pad = (-power.shape[0]) % pool
         columns.append(np.pad(power, ((0, pad), (0, 0))).reshape(-1, pool, power.shape[1]).max(axis=1))
     power = np.concatenate(columns)
-    hop *= pool
     db = 10 * np.log10(power.T + 1e-12)
-    times = np.arange(db.shape[1] + 1) * hop / audio.sample_rate
+    times = np.clip((np.arange(db.shape[1] + 1) * pool - 0.5) * hop / audio.sample_rate, 0.0, audio.duration)
+    times[-1] = audio.duration  # the last frame also holds the samples past its centre's half-hop
     freqs = np.fft.rfftfreq(n_fft, 1 / audio.sample_rate)
     return times, freqs, db
 
@@ -42,20 +43,30 @@ def draw_spectrogram(ax, times: np.ndarray, freqs: np.ndarray, values: np.ndarra
     return mesh
 
 
+def share_time_axis(axes, panels: list[tuple[str, Audio]]) -> None:
+    """One x range, 0 to the longest panel's duration, on every panel: a reconstruction at another rate
+    or a little longer lines up with its original instead of each panel stretching to its own length."""
+    end = max(audio.duration for _, audio in panels)
+    for ax in axes:
+        ax.set_xlim(0.0, end)
+
+
 def spectrogram_figure(panels: list[tuple[str, Audio]]):
-    """Log-frequency spectrograms stacked vertically on one colour scale, so levels compare."""
+    """Log-frequency spectrograms stacked vertically on one colour scale and one time axis, so levels
+    and times compare."""
     from matplotlib.figure import Figure
 
     spectra = [(title, *log_power_spectrogram(audio)) for title, audio in panels]
     top = max(float(db.max()) for *_, db in spectra)
     nyquist = max(float(freqs[-1]) for _, _, freqs, _ in spectra)  # one frequency axis for all panels
     fig = Figure(figsize=(9, 2.3 * len(spectra) + 0.4), layout="constrained")
-    axes = fig.subplots(len(spectra), 1, squeeze=False)[:, 0]
+    axes = fig.subplots(len(spectra), 1, squeeze=False, sharex=True)[:, 0]
     mesh = None
     for ax, (title, times, freqs, db) in zip(axes, spectra, strict=True):
         mesh = draw_spectrogram(ax, times, freqs, db, nyquist, cmap="magma", vmin=top - DYNAMIC_RANGE_DB, vmax=top)
         ax.set_title(title, fontsize=10, loc="left")
         ax.set_ylabel("Hz")
+    share_time_axis(axes, panels)
     axes[-1].set_xlabel("time (s)")
     fig.colorbar(mesh, ax=list(axes), label="dB (shared scale)", shrink=0.9)
     return fig
@@ -64,7 +75,7 @@ def spectrogram_figure(panels: list[tuple[str, Audio]]):
 def spectrogram_grid(original: Audio, reconstructions: list[tuple[str, Audio]]):
     """Original, each reconstruction and its difference (reconstruction dB − original dB): the
     spectrograms share one colour scale, the differences their own symmetric one (red = added,
-    blue = lost)."""
+    blue = lost), and every panel one time axis."""
     from matplotlib.figure import Figure
 
     from ..audio import resample
@@ -75,7 +86,7 @@ def spectrogram_grid(original: Audio, reconstructions: list[tuple[str, Audio]]):
     nyquist = max(float(freqs[-1]) for _, _, freqs, _ in spectra)
     rows = len(reconstructions) + 1
     fig = Figure(figsize=(12, 2.2 * rows + 0.4), layout="constrained")
-    axes = fig.subplots(rows, 2, squeeze=False)
+    axes = fig.subplots(rows, 2, squeeze=False, sharex=True)
     spec_mesh = diff_mesh = None
     for row, (title, times, freqs, db) in enumerate(spectra):
         ax = axes[row, 0]
@@ -87,7 +98,7 @@ def spectrogram_grid(original: Audio, reconstructions: list[tuple[str, Audio]]):
         if row == 0:
             diff_ax.axis("off")
             diff_ax.text(0.5, 0.5, "difference: reconstruction − original (dB)\nred = energy added, blue = lost",
-                         ha="center", va="center", fontsize=10)
+                         ha="center", va="center", fontsize=10, transform=diff_ax.transAxes)  # x is time
             continue
         audio = panels[row][1]
         at_original_rate = Audio(resample(audio.samples, audio.sample_rate, original.sample_rate)
@@ -100,6 +111,7 @@ def spectrogram_grid(original: Audio, reconstructions: list[tuple[str, Audio]]):
         diff_mesh = draw_spectrogram(diff_ax, times_r[: width + 1], freqs_r, diff, original.sample_rate / 2,
                                      cmap="RdBu_r", vmin=-30, vmax=30)
         diff_ax.set_title(f"{title} − original", fontsize=10, loc="left")
+    share_time_axis(axes.ravel(), panels)
     axes[-1, 0].set_xlabel("time (s)")
     axes[-1, 1].set_xlabel("time (s)")
     fig.colorbar(spec_mesh, ax=list(axes[:, 0]), label="dB (shared)", shrink=0.8)

@@ -40,14 +40,16 @@ def join(test_id: str) -> dict[str, Any]:
 
 
 def next_trial(test_id: str, token: str) -> dict[str, Any]:
-    """The participant's next trial as letters to press and answer, or their completion code."""
+    """The participant's next trial as letters to press and answer (with each source's audio URL, relative
+    to the app's address), or their completion code."""
     view = service.next_trial(test_id, token)
     if view is None:
         done = service.progress_of(test_id, token)
         return {"done": True, "completion_code": done.completion_code, "answered": len(done.answered),
                 "total": len(done.slots)}
     return {"done": False, "position": view.slot.position, "method": view.test.method, "letters": view.letters,
-            "has_reference": view.trial.reference is not None, "answered": view.answered, "total": view.total}
+            "has_reference": view.trial.reference is not None, "answered": view.answered, "total": view.total,
+            "audio": [{"key": label, "url": url} for label, url in view.sources]}
 
 
 def submit(test_id: str, token: str, position: int, answer: str) -> dict[str, Any]:

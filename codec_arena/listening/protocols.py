@@ -22,6 +22,7 @@ MUSHRA_BANDS = ((80, "Excellent"), (60, "Good"), (40, "Fair"), (20, "Poor"), (0,
 ACR_LABELS = {5: "Excellent", 4: "Good", 3: "Fair", 2: "Poor", 1: "Bad"}
 NO_PREFERENCE = "none"
 MAX_CONDITIONS = 10  # the synced player's keys 0–9
+PRACTICE = -1  # the position of the practice trial, which is never saved
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,19 @@ def letters(n: int) -> list[str]:
 def sources(trial: Trial, slot: Slot) -> list[str]:
     """The letters of the buttons a participant must play: one per condition, plus X in ABX."""
     return letters(len(slot.order)) + (["X"] if slot.x is not None else [])
+
+
+def source_conditions(trial: Trial, slot: Slot) -> list[tuple[str, str]]:
+    """(button, condition) for every source of a trial as a participant sees it: the open reference
+    first where there is one, then the lettered versions in their shuffled order, then ABX's X."""
+    shown = [(key, trial.conditions[i]) for key, i in zip(letters(len(slot.order)), slot.order, strict=True)]
+    x = [("X", trial.conditions[slot.x])] if slot.x is not None else []
+    return ([("Reference", trial.reference)] if trial.reference else []) + shown + x
+
+
+def practice_slot(method_id: str, trial: Trial) -> Slot:
+    """The practice trial's slot: the first trial, its versions in their stored order (named on screen)."""
+    return Slot(PRACTICE, trial.index, tuple(range(len(trial.conditions))), 1 if method_id == "abx" else None)
 
 
 def validate_answer(method_id: str, trial: Trial, slot: Slot, payload: dict[str, Any]) -> dict[str, Any]:

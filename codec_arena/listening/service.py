@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..audio import Audio
 from ..errors import RequestError
-from . import protocols, stats
+from . import media, protocols, stats
 from .protocols import ANCHORS, METHODS, REFERENCE, Slot, Trial
-from .stimuli import Stimulus, redithered, render
+from .stimuli import Stimulus, render
 from .store import AccessDenied, Participant, Receipt, Store, TestRow, store
 
 MAX_CLIPS = 12
@@ -45,20 +43,22 @@ class Created:
 
 
 def default_instructions(method_id: str) -> str:
+    """The standard wording, in plain words for a participant (a 15-year-old must follow it)."""
     m = protocols.method(method_id)
     return {
-        "mushra": "Each trial has a **Reference** and several versions of it (A, B, C, …). Listen to all of them "
-                  "(switch while playing: the position is kept), then rate how close each one is to the reference "
-                  "from 0 to 100. One version is the reference itself: rate it 100. Loop a short region to "
-                  "compare details.",
-        "ab": "Each trial has a **Reference** and two versions, A and B. Choose the one closer to the reference, "
-              "or *no preference* if you hear no difference.",
-        "ab_noref": "Each trial has two versions, A and B, of the same recording. Choose the one you prefer, or "
-                    "*no preference*.",
-        "abx": "Each trial has A, B and X. X is the same as A or as B. Listen and say which. If you cannot tell, "
-               "guess: chance is 50%.",
-        "mos": "Each trial plays one recording. Rate its overall quality: 5 Excellent, 4 Good, 3 Fair, 2 Poor, 1 Bad.",
-    }[m.id] + " Use headphones in a quiet place, and set a comfortable volume on the first trial."
+        "mushra": "You will hear a **Reference** recording and several versions of it (A, B, C, …). Press Play, "
+                  "then tap the versions to switch between them while it plays: the sound goes on from the same "
+                  "moment. Rate how close each version sounds to the Reference, from 0 (bad) to 100 (excellent). "
+                  "One of the versions is the Reference itself: give it 100.",
+        "ab": "You will hear a **Reference** and two versions of it, A and B. Choose the one that sounds closer to "
+              "the Reference, or *No preference* if they sound the same to you.",
+        "ab_noref": "You will hear two versions, A and B, of the same recording. Choose the one you like better, "
+                    "or *No preference*.",
+        "abx": "You will hear A, B and X. X is the same as A or as B. Listen and choose which one. If you cannot "
+               "tell, guess.",
+        "mos": "You will hear one recording at a time. Listen to all of it, then rate how good it sounds: "
+               "5 Excellent, 4 Good, 3 Fair, 2 Poor, 1 Bad.",
+    }[m.id] + " Use headphones in a quiet place, and set a comfortable volume on the first one."
 
 
 def _clean_text(value: Any, limit: int, what: str) -> str:
@@ -166,7 +166,7 @@ class TrialView:
     trial: Trial
     answered: int
     total: int
-    sources: list[tuple[str, bytes]]  # (button label, FLAC); the open reference first where there is one
+    sources: list[tuple[str, str]]  # (button label, audio URL relative to the page); the open reference first
     training: bool = False
     seconds: float = 0.0  # the longest source
 
@@ -175,20 +175,16 @@ class TrialView:
         return protocols.sources(self.trial, self.slot)
 
 
-def _view(db: Store, test: TestRow, slot: Slot, answered: int, total: int, training: bool) -> TrialView:
+def _view(db: Store, test: TestRow, participant_id: str, slot: Slot, answered: int, total: int) -> TrialView:
+    """The trial's sources as this participant's own audio files (see `media`)."""
+    training = slot.position == protocols.PRACTICE
     trial = test.trials[slot.trial]
-    shown = [trial.conditions[i] for i in slot.order]
-    keys = protocols.letters(len(shown))
-    label = (lambda k, c: f"{k} = {c}") if training else (lambda k, c: k)
-    sources = [("Reference", db.stimulus(test.id, trial.clip, trial.reference))] if trial.reference else []
-    sources += [(label(k, c), db.stimulus(test.id, trial.clip, c)) for k, c in zip(keys, shown, strict=True)]
-    if slot.x is not None:
-        x = trial.conditions[slot.x]
-        sources.append((label("X", x), db.stimulus(test.id, trial.clip, x)))
-    rng = np.random.default_rng()
-    fresh = [(name, *redithered(data, rng)) for name, data in sources]
-    return TrialView(test, slot, trial, answered, total, [(name, data) for name, data, _ in fresh], training,
-                     max(seconds for *_, seconds in fresh))
+    pairs = protocols.source_conditions(trial, slot)
+    names = media.names(db, test.id, participant_id, slot.position, len(pairs))
+    labels = [key if key == "Reference" or not training else f"{key} = {condition}" for key, condition in pairs]
+    return TrialView(test, slot, trial, answered, total, [(label, media.url(name)) for label, name in
+                                                          zip(labels, names, strict=True)],
+                     training, db.stimulus_seconds(test.id, trial.clip))
 
 
 def next_trial(test_id: str, token: str, db: Store | None = None) -> TrialView | None:
@@ -199,16 +195,16 @@ def next_trial(test_id: str, token: str, db: Store | None = None) -> TrialView |
     position = participant.next_position
     if position is None:
         return None
-    return _view(db, test, participant.slots[position], len(participant.answered), len(participant.slots), False)
+    return _view(db, test, participant.id, participant.slots[position], len(participant.answered),
+                 len(participant.slots))
 
 
-def training_trial(test_id: str, db: Store | None = None) -> TrialView:
+def training_trial(test_id: str, token: str, db: Store | None = None) -> TrialView:
     """The practice trial: the first trial with its versions named, in their stored order; never saved."""
     db = db or store()
     test = db.test(test_id)
-    trial = test.trials[0]
-    x = 1 if test.method == "abx" else None
-    return _view(db, test, Slot(0, 0, tuple(range(len(trial.conditions))), x), 0, 0, True)
+    participant = db.participant(test.id, token)
+    return _view(db, test, participant.id, protocols.practice_slot(test.method, test.trials[0]), 0, 0)
 
 
 def progress_of(test_id: str, token: str, db: Store | None = None) -> Participant:
@@ -247,7 +243,7 @@ def submit(test_id: str, token: str, position: int, answer: dict[str, Any] | str
 class Results:
     test: TestRow
     responses: list[dict[str, Any]]
-    participants: list[dict[str, Any]]
+    participants: list[dict[str, Any]]  # joined_at and completed_at in ISO 8601 (UTC)
     excluded: dict[str, float]  # MUSHRA post-screening: participant -> fraction of low hidden-reference ratings
     summary: list[dict[str, Any]]  # per condition (after post-screening)
     summary_by_clip: list[dict[str, Any]]
@@ -256,13 +252,17 @@ class Results:
 
     @property
     def scale(self) -> tuple[float, float]:
-        return (1.0, 5.0) if self.test.method == "mos" else (0.0, 100.0)
+        return stats.scale_of(self.test.method)
 
     def csv_files(self) -> dict[str, str]:
-        """The exports, name -> CSV text: raw responses, summary, per clip, participants, stimuli (those with rows)."""
-        tables = {"raw_responses": self.raw_rows(), "summary": self.summary, "summary_by_clip": self.summary_by_clip,
-                  "participants": self.participants, "stimuli": self.stimuli}
-        return {f"{self.test.id}-{name}.csv": stats.csv_text(rows) for name, rows in tables.items() if rows}
+        """The exports, name -> CSV text: raw responses, summary, per clip, participants, stimuli. Every
+        one, with its header even without rows (no responses yet, or post-screening left nobody)."""
+        summary = stats.SUMMARY_COLUMNS[self.test.method]
+        tables = {"raw_responses": (self.raw_rows(), stats.RAW_COLUMNS), "summary": (self.summary, summary),
+                  "summary_by_clip": (self.summary_by_clip, ["clip", *summary]),
+                  "participants": (self.participants, stats.PARTICIPANT_COLUMNS),
+                  "stimuli": (self.stimuli, stats.STIMULUS_COLUMNS)}
+        return {f"{self.test.id}-{name}.csv": stats.csv_text(rows, columns) for name, (rows, columns) in tables.items()}
 
     def raw_rows(self) -> list[dict[str, Any]]:
         """One CSV row per rating or choice, with the post-screening verdict and the letters the
@@ -274,7 +274,7 @@ class Results:
             shown_as = {conditions[index]: letter for letter, index in zip(letters, r["order"], strict=True)}
             base = {"participant": r["participant"], "excluded": r["participant"] in self.excluded,
                     "position": r["position"], "trial": r["trial"], "clip": r["clip"],
-                    "submitted_at": round(r["submitted_at"], 3),
+                    "submitted_at": stats.iso_time(r["submitted_at"]),
                     "shown_as": " ".join(f"{c}={k}" for c, k in shown_as.items())}
             answer = r["answer"]
             empty = {"score": "", "choice": "", "x": "", "correct": ""}
@@ -290,7 +290,8 @@ class Results:
 
 
 def results(test_id: str, owner_token: str | None, screening: bool = True, db: Store | None = None) -> Results:
-    """Statistics over every response, leaving out (when `screening`) the participants BS.1534-3 excludes."""
+    """Statistics over every response, leaving out (when `screening`) the participants BS.1534-3 excludes.
+    Participants' times are ISO 8601 strings (UTC), as in the CSV files."""
     db = db or store()
     test = db.check_owner(test_id, owner_token)
     responses = db.responses(test.id)
@@ -298,14 +299,15 @@ def results(test_id: str, owner_token: str | None, screening: bool = True, db: S
     excluded = flagged if screening else {}
     kept = [r for r in responses if r["participant"] not in excluded]
     if test.method in ("mushra", "mos"):
-        rows = stats.scores(kept)
-        summary, by_clip = stats.rating_summary(rows), stats.rating_summary(rows, by_clip=True)
+        rows, scale = stats.scores(kept), stats.scale_of(test.method)
+        summary, by_clip = stats.rating_summary(rows, scale=scale), stats.rating_summary(rows, True, scale)
     elif test.method == "abx":
-        summary, by_clip = stats.abx_summary(kept), []
+        summary, by_clip = stats.abx_summary(kept), stats.abx_summary(kept, by_clip=True)
     else:
-        summary, by_clip = stats.preference_summary(kept), []
-    return Results(test, responses, db.participants(test.id), excluded, summary, by_clip, db.stimuli_facts(test.id),
-                   flagged)
+        summary, by_clip = stats.preference_summary(kept), stats.preference_summary(kept, by_clip=True)
+    participants = [{**p, "joined_at": stats.iso_time(p["joined_at"]),
+                     "completed_at": stats.iso_time(p["completed_at"])} for p in db.participants(test.id)]
+    return Results(test, responses, participants, excluded, summary, by_clip, db.stimuli_facts(test.id), flagged)
 
 
 def delete(test_id: str, owner_token: str | None, db: Store | None = None) -> None:

@@ -45,15 +45,6 @@ class Stimulus:
         return to_flac_bytes(self.audio)
 
 
-def redithered(data: bytes, rng) -> tuple[bytes, float]:
-    """The same stimulus with fresh ±1 LSB triangular dither, and its duration: every source a participant
-    gets has its own bytes, so a hidden reference (or ABX's X) cannot be spotted by comparing data."""
-    audio = read_flac(data)
-    lsb = 1 / 32768
-    noise = (rng.random(audio.samples.shape) - rng.random(audio.samples.shape)) * lsb
-    return to_flac_bytes(Audio((audio.samples + noise).astype(np.float32), audio.sample_rate)), audio.duration
-
-
 def read_flac(data: bytes) -> Audio:
     import soundfile as sf
 

@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS responses (
   participant_id TEXT NOT NULL REFERENCES participants(id) ON DELETE CASCADE, position INTEGER NOT NULL,
   test_id TEXT NOT NULL, trial_idx INTEGER NOT NULL, answer TEXT NOT NULL, submitted_at REAL NOT NULL,
   PRIMARY KEY (participant_id, position));
+CREATE TABLE IF NOT EXISTS media (
+  name TEXT PRIMARY KEY, participant_id TEXT NOT NULL REFERENCES participants(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL, source INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS participants_by_test ON participants(test_id);
 CREATE INDEX IF NOT EXISTS responses_by_test ON responses(test_id);
 """
@@ -200,6 +203,35 @@ class Store:
             raise RequestError(f"Test '{test_id}' has no stimulus {clip}/{condition}.")
         return bytes(row[0])
 
+    def stimulus_seconds(self, test_id: str, clip: str) -> float:
+        """The longest stimulus of a clip (they are all trimmed to the reference's length)."""
+        row = self._connection().execute("SELECT MAX(seconds) FROM stimuli WHERE test_id = ? AND clip = ?",
+                                          (test_id, clip)).fetchone()
+        return float(row[0] or 0.0)
+
+    def media_key(self, test_id: str) -> bytes:
+        """A secret only the server holds (the stored hash of the owner token), which keys the HMAC
+        that names a participant's audio files."""
+        return bytes.fromhex(self._connection().execute("SELECT owner_hash FROM tests WHERE id = ?",
+                                                        (test_id,)).fetchone()[0])
+
+    def register_media(self, participant_id: str, position: int, names: list[str]) -> None:
+        """Remember which participant, trial position and source each audio name stands for."""
+        db = self._connection()
+        marks = ",".join("?" * len(names))
+        known = db.execute(f"SELECT COUNT(*) FROM media WHERE name IN ({marks})", names).fetchone()[0]
+        if known == len(names):  # a resumed or re-fetched trial: nothing to write
+            return
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO media VALUES (?,?,?,?)",
+                           [(name, participant_id, position, i) for i, name in enumerate(names)])
+
+    def media(self, name: str) -> tuple[str, int, int] | None:
+        """(participant id, trial position, source index) of an audio name; None if unknown or deleted."""
+        row = self._connection().execute("SELECT participant_id, position, source FROM media WHERE name = ?",
+                                         (name,)).fetchone()
+        return None if row is None else (row[0], int(row[1]), int(row[2]))
+
     def stimuli_facts(self, test_id: str) -> list[dict[str, Any]]:
         cursor = self._connection().execute(
             "SELECT clip, condition, sample_rate, seconds, loudness_lufs, gain_db, random_weights, bitrate_kbps "
@@ -235,11 +267,22 @@ class Store:
         if row is None:
             raise AccessDenied("This participant code is not part of this test. Press Start to take the test, "
                                "or paste the resume code you were shown.")
+        return self._participant(test_id, row[0], row[1])
+
+    def participant_by_id(self, participant_id: str) -> Participant | None:
+        """For the server's own lookups (an audio name resolved to its participant); never from a request."""
+        row = self._connection().execute("SELECT test_id, id, completion_code FROM participants WHERE id = ?",
+                                         (participant_id,)).fetchone()
+        return None if row is None else self._participant(*row)
+
+    def _participant(self, test_id: str, participant_id: str, completion_code: str | None) -> Participant:
+        db = self._connection()
         slots = [Slot(position, trial, tuple(json.loads(order)), x) for position, trial, order, x in db.execute(
             "SELECT position, trial_idx, condition_order, x FROM slots WHERE participant_id = ? ORDER BY position",
-            (row[0],))]
-        answered = {p for (p,) in db.execute("SELECT position FROM responses WHERE participant_id = ?", (row[0],))}
-        return Participant(row[0], test_id, slots, answered, row[1])
+            (participant_id,))]
+        answered = {p for (p,) in db.execute("SELECT position FROM responses WHERE participant_id = ?",
+                                             (participant_id,))}
+        return Participant(participant_id, test_id, slots, answered, completion_code)
 
     def submit(self, participant: Participant, slot: Slot, answer: dict[str, Any]) -> Receipt:
         """Commit one response, then return. A second submit of the same trial writes nothing."""

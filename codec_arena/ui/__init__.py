@@ -44,16 +44,33 @@ def build_app():
     return app
 
 
+def log_to_console() -> None:
+    """One line per event from our own loggers (a refused upload is an INFO line, not a traceback)."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("codec_arena")
+    if not logger.handlers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def launch(host: str | None = None, port: int | None = None, share: bool = False) -> None:
     import gradio as gr
 
-    from . import listening
+    from ..listening import media
+    from . import listening, sharing
 
+    log_to_console()
     app = build_app()
     app.queue(default_concurrency_limit=int(os.environ.get("CODEC_ARENA_CONCURRENCY", "2")))
+    sharing.served_on["host"] = host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    sharing.served_on["port"] = port or int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     app.launch(
-        server_name=host or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        server_port=port or int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        server_name=sharing.served_on["host"], server_port=sharing.served_on["port"],
         share=share, max_file_size=MAX_UPLOAD, theme=gr.themes.Soft(), show_error=False,
         js=listening.PARTICIPANT_JS, css=listening.PARTICIPANT_CSS,
+        app_kwargs={"routes": [media.route()]},  # listening-test audio, served as files
     )

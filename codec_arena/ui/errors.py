@@ -25,11 +25,13 @@ def user_errors(action: str) -> Callable[[F], F]:
                 return fn(*args, **kwargs)
             except gr.Error:
                 raise
-            except CodecArenaError as exc:
-                raise gr.Error(str(exc)) from None
+            except CodecArenaError as exc:  # an ordinary refusal: one line in the server log, not a traceback
+                log.info("%s refused: %s", action, exc)
+                raise gr.Error(str(exc), print_exception=False) from None
             except Exception:
                 log.exception("%s failed", action)
-                raise gr.Error(f"Something went wrong while {action}; the server log has the details.") from None
+                raise gr.Error(f"Something went wrong while {action}; the server log has the details.",
+                               print_exception=False) from None  # logged just above, once
 
         return run  # type: ignore[return-value]
 

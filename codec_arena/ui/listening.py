@@ -1,12 +1,17 @@
 """Listening test tab: a teacher builds a test, participants take it from a link, the owner reads the
 results with the secret owner link. Opened with `?test=ID` the page becomes the participant's view
-(the other tabs are hidden); with `?test=ID&owner=TOKEN` it opens the results.
+(only their test, in plain words; the rest folds under "More"); with `?test=ID&owner=TOKEN` it opens
+the results.
 
 Each participant's secret token lives in the browser (`gr.BrowserState`), so closing the tab and
 coming back resumes at the next unanswered trial; it is also shown as a resume code for another device.
 """
 
 from __future__ import annotations
+
+import html
+from datetime import datetime, timezone
+from urllib.parse import quote
 
 import gradio as gr
 
@@ -15,30 +20,59 @@ from ..listening import api, service
 from ..listening.protocols import METHODS
 from ..models import gpu
 from . import listening_results as shown
+from . import sharing
 from .compare import point_choices
 from .errors import user_errors
 from .inputs import ASSETS, EXAMPLES
 from .listening_views import TRIAL_CSS, TRIAL_JS, done_html, progress_html, trial_html
+from .text import code, md
 
 DEFAULT_POINTS = ["encodec_24khz@6", "dac_16khz@6", "opus@12"]
 SAVED_KEY = "codec-arena-listening"  # localStorage key of {test id: participant token}
-# A participant's link shows only their test: the page marks itself and CSS hides every other tab.
+# A participant's link shows only their test: the page marks itself and CSS hides the tabs and the intro.
 PARTICIPANT_JS = """() => {
   const q = new URLSearchParams(location.search);
   if (q.get('test') && !q.get('owner')) document.documentElement.classList.add('ca-participant');
 }"""
-PARTICIPANT_CSS = """.ca-participant [role=tab]:not([data-tab-id=listening]):not([data-tab-id=take]) { display: none; }
-.ca-participant .ca-intro { display: none; }"""
-
-
-def base_url(request: gr.Request | None) -> str:
-    """The address the teacher's browser used, so the links work from the class's machines (or the Space)."""
-    if request is None:
-        return ""
-    headers = request.headers
-    host = headers.get("x-forwarded-host") or headers.get("host") or "127.0.0.1:7860"
-    proto = headers.get("x-forwarded-proto") or ("https" if host.endswith(".hf.space") else "http")
-    return f"{proto}://{host}"
+PARTICIPANT_CSS = """.ca-participant .tab-wrapper, .ca-participant .ca-intro { display: none !important; }
+.ca-participant .ca-for-teacher { display: none !important; }
+.ca-participant .app { padding-left: min(32px, 2vw) !important; padding-right: min(32px, 2vw) !important; }
+.ca-participant #ca-listening-trial .html-container { padding: 0 !important; }"""
+SHARE_JS = """
+element.addEventListener('click', async e => {
+  const copy = e.target.closest('.ca-copy');
+  if (copy) {  // plain http on a LAN is no secure context: no clipboard API there, so select and copy
+    const field = copy.parentElement.querySelector('input');
+    try {
+      if (window.isSecureContext && navigator.clipboard) await navigator.clipboard.writeText(field.value);
+      else { field.focus(); field.select(); document.execCommand('copy'); }
+      copy.textContent = 'Copied ✓';
+    } catch (err) { field.focus(); field.select(); copy.textContent = 'Press Ctrl+C'; }
+    setTimeout(() => { copy.textContent = 'Copy'; }, 2000);
+  }
+  const full = e.target.closest('.ca-qr-full');
+  const box = full && element.querySelector('.ca-qr');
+  if (box && box.requestFullscreen) box.requestFullscreen();
+});
+"""
+SHARE_CSS = """
+.ca-share{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+.ca-share .ca-share-links{flex:3 1 320px;display:flex;flex-direction:column;gap:6px}
+.ca-share label{font-weight:600;margin-top:6px}
+.ca-share .ca-copy-row{display:flex;gap:8px}
+.ca-share input.ca-link{flex:1;min-width:0;padding:8px;border:1px solid var(--border-color-primary);border-radius:6px;
+  font-family:ui-monospace,monospace;font-size:.9em;background:var(--background-fill-secondary)}
+.ca-share button,.ca-share a.ca-download{padding:8px 14px;border-radius:6px;
+  border:1px solid var(--border-color-primary);background:var(--button-secondary-background-fill);cursor:pointer;
+  text-decoration:none;color:inherit;white-space:nowrap}
+.ca-share a.ca-download{align-self:flex-start;margin-top:4px}
+.ca-qr{flex:2 1 240px;background:#fff;display:flex;flex-direction:column;align-items:center;justify-content:center;
+  gap:8px;padding:8px;border-radius:8px}
+.ca-qr svg{width:min(100%,300px);height:auto}
+.ca-qr:fullscreen svg{width:min(85vh,85vw)}
+.ca-qr .ca-qr-link{font-size:.85em;word-break:break-all;text-align:center;color:#000}
+.ca-qr:fullscreen .ca-qr-link{font-size:2.2vw}
+"""
 
 
 # --- teacher ------------------------------------------------------------------------------------
@@ -48,38 +82,64 @@ def render_on_gpu(draft: service.Draft, cache_dir, progress=gr.Progress()):
     return service.render_draft(draft, cache_dir, lambda f, msg: progress(f, desc=f"rendering {msg}"))
 
 
+def share_html(created: dict, title: str) -> str:
+    """Both links with copy buttons, the owner link as a file to keep (it is shown only now), and the
+    participant link as a QR code for the projector."""
+    link, owner = html.escape(created["participant_link"]), html.escape(created["owner_link"])
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    note = (f"Codec Arena listening test \"{title}\" (test {created['test_id']}), created {stamp}\n\n"
+            f"Owner link (keep it secret: results, exports and deletion):\n{created['owner_link']}\n\n"
+            f"Participant link (share it with the class):\n{created['participant_link']}\n")
+    file_name = f"codec-arena-test-{created['test_id']}-owner-link.txt"
+    return f"""<div class="ca-share"><div class="ca-share-links">
+<label for="ca-participant-link">Participant link: share it with the class</label>
+<div class="ca-copy-row"><input id="ca-participant-link" class="ca-link" readonly value="{link}">
+<button class="ca-copy" type="button">Copy</button></div>
+<label for="ca-owner-link">Owner link: keep it secret (results, exports, deletion).
+Shown only now: copy or download it</label>
+<div class="ca-copy-row"><input id="ca-owner-link" class="ca-link" readonly value="{owner}">
+<button class="ca-copy" type="button">Copy</button></div>
+<a class="ca-download" id="ca-owner-download" download="{html.escape(file_name)}"
+ href="data:text/plain;charset=utf-8,{quote(note)}">Download the owner link (.txt)</a></div>
+<div class="ca-qr" id="ca-participant-qr">{sharing.qr_svg(created["participant_link"])}
+<div class="ca-qr-link">{link}</div>
+<button class="ca-qr-full" type="button">Show full screen (for the projector)</button></div></div>"""
+
+
 @user_errors("creating the listening test")
 def create(title: str, method: str, files: list[str] | None, examples: list[str] | None, points: list[str] | None,
            per_participant: float, training: bool, instructions: str, request: gr.Request,
            progress=gr.Progress()):
-    """Render and store the test; returns the links (markdown) and the details (JSON)."""
+    """Render and store the test; returns the summary, the share box (links, QR code) and the details (JSON)."""
     paths = list(files or []) + [str(ASSETS / name) for name in (examples or []) if name in EXAMPLES]
-    created = api.create(title, method, paths, points, per_participant, training, instructions, base_url(request),
+    base = sharing.base_url(request.headers) if request is not None else ""
+    created = api.create(title, method, paths, points, per_participant, training, instructions, base,
                          renderer=lambda draft, cache_dir, _: render_on_gpu(draft, cache_dir, progress))
-    warning = ""
+    link = created["participant_link"]
+    warning = sharing.loopback_warning(link, sharing.served_on["host"], sharing.served_on["port"],
+                                       sharing.lan_addresses())
     if created["random_weights"]:
-        warning = (f"\n\n> ⚠️ **Random test weights** for {', '.join(created['random_weights'])}: those stimuli are "
-                   "noise. Fine for trying the app; for a real test download the weights and create it again.")
-    text = (f"### Test created: `{created['test_id']}`\n"
-            f"**Participant link** (share it with the class): [{created['participant_link']}]"
-            f"({created['participant_link']})\n\n"
-            f"**Owner link** (keep it secret: results, exports and deletion; it is shown only now, so save it): "
-            f"[{created['owner_link']}]({created['owner_link']})\n\n"
-            f"{shown.plural(created['trials'], 'trial')}, {created['trials_each']} per participant · "
-            "stimuli loudness-matched to "
-            f"{created['loudness_lufs']:g} LUFS (ITU-R BS.1770).{warning}")
-    return text, created
+        warning += (f"\n\n> ⚠️ **Random test weights** for {', '.join(code(p) for p in created['random_weights'])}: "
+                    "those stimuli are noise. Fine for trying the app; for a real test download the weights and "
+                    "create it again.")
+    text = (f"### Test created: {code(created['test_id'])}\n"
+            f"{shown.plural(created['trials'], 'trial')}, {created['trials_each']} per participant · stimuli "
+            f"loudness-matched to {created['loudness_lufs']:g} LUFS (ITU-R BS.1770). Share the **participant "
+            "link** or let the class scan the QR code; keep the **owner link** (it is shown only now: copy it or "
+            f"download it).\n\n{warning}")
+    return text, share_html(created, title or "Listening test"), created
 
 
 def build_section():
     gr.Markdown("Pick clips and codec operating points; every stimulus is rendered once, loudness-matched and stored. "
-                "You get a **participant link** for the class and a secret **owner link** for the results.")
+                "You get a **participant link** (and QR code) for the class and a secret **owner link** for the "
+                "results.")
     with gr.Row():
         with gr.Column():
             title = gr.Textbox(label="Title", value="Codec listening test", max_length=service.MAX_TITLE)
             method = gr.Radio(label="Method", choices=[(m.name, m.id) for m in METHODS.values()], value="mushra")
-            files = gr.File(label="Clips (audio files; the first 15 s of each are used)", file_count="multiple",
-                            file_types=["audio"], type="filepath")
+            files = gr.File(label="Clips (audio or video files; the first 15 s of each are used)",
+                            file_count="multiple", file_types=None, type="filepath")
             examples = gr.CheckboxGroup(label="…or the shipped examples", choices=[e for e in EXAMPLES
                                                                                    if (ASSETS / e).exists()])
         with gr.Column():
@@ -92,37 +152,45 @@ def build_section():
                                       max_length=service.MAX_INSTRUCTIONS,
                                       placeholder=service.default_instructions("mushra"))
             go = gr.Button("Create the test", variant="primary")
-    links = gr.Markdown()
+    summary = gr.Markdown(elem_id="ca-listening-created")
+    share = gr.HTML(js_on_load=SHARE_JS, css_template=SHARE_CSS, elem_id="ca-listening-share")
     with gr.Accordion("Details (JSON, as `/listening_create` returns them)", open=False):
         details = gr.JSON(show_label=False)
     method.change(lambda m: gr.Textbox(placeholder=service.default_instructions(m)), method, instructions,
                   api_visibility="private")
     go.click(create, inputs=[title, method, files, examples, points, per_participant, training, instructions],
-             outputs=[links, details], api_name="listening_create", concurrency_limit=1)
+             outputs=[summary, share, details],
+             api_name="listening_create", concurrency_limit=1)
 
 
 # --- participant --------------------------------------------------------------------------------
+PLAIN = {"mushra": "rate versions of a recording from 0 to 100", "ab": "pick which of two versions is closer",
+         "ab_noref": "pick the version you like better", "abx": "say which version X is",
+         "mos": "rate recordings from 1 to 5"}
+
+
 def info_markdown(info: dict) -> str:
-    practice = " It starts with a practice trial." if info["training"] else ""
-    trials = f"{info['trials']} trial{'s' if info['trials'] != 1 else ''}"
-    return (f"## {info['title']}\n*{info['method_name']}* · {trials}.{practice} Each answer is "
-            f"saved as soon as you submit it: you can close the page and come back to this link to continue.\n\n"
-            f"{info['instructions']}")
+    """The participant's first screen, in plain words: no method names, no jargon."""
+    n = info["trials"]
+    practice = " It starts with a practice round that does not count." if info["training"] else ""
+    return (f"## {md(info['title'])}\nYou will {PLAIN[info['method']]}: {n} time{'s' if n != 1 else ''}.{practice} "
+            "Each answer is saved when you submit it, so you can close this page and open the same link again "
+            f"to go on.\n\n{info['instructions']}")
 
 
 @user_errors("opening the test")
 def open_test(test_id: str, saved: dict | None):
     info = service.public_info(test_id)
     token = saved.get(info["id"]) if isinstance(saved, dict) else None  # the browser's own storage: any value
-    label = "Start the test"
+    label = "Start"
     if token:
         try:
             participant = service.progress_of(info["id"], token)
             label = ("See your completion code" if participant.next_position is None else
-                     f"Continue (trial {len(participant.answered) + 1} of {len(participant.slots)})")
+                     f"Continue ({len(participant.answered) + 1} of {len(participant.slots)})")
         except service.AccessDenied:
             pass
-    return info["id"], info_markdown(info), gr.Button(label, visible=True), gr.Textbox(visible=True)
+    return info["id"], info_markdown(info), gr.Button(label, visible=True), gr.Accordion(visible=True)
 
 
 def _screen(test_id: str, token: str, note: str = ""):
@@ -132,7 +200,13 @@ def _screen(test_id: str, token: str, note: str = ""):
         participant = service.progress_of(test_id, token)
         return progress_html(len(participant.answered), len(participant.slots)), done_html(
             participant.completion_code), note
-    return progress_html(view.answered, view.total, token), trial_html(view), note
+    return progress_html(view.answered, view.total), trial_html(view), note
+
+
+def more_note(info: dict, token: str) -> str:
+    """What folds under "More" once the test has started: the instructions again, and the resume code."""
+    return (f"**Instructions.** {info['instructions']}\n\n**Resume code:** {code(token)}. This browser remembers "
+            "where you are; to continue on another device, open the same link there and enter this code under More.")
 
 
 @user_errors("starting the test")
@@ -150,12 +224,11 @@ def start(test_id: str, resume_code: str, saved: dict | None):
         fresh = True
     saved[info["id"]] = token
     session = {"test": info["id"], "token": token}
-    note = "This browser remembers where you are; the resume code continues the test on another device."
-    hide = (gr.Button(visible=False), gr.Textbox(visible=False))
+    after = (gr.Button(visible=False), gr.Textbox(visible=False), more_note(info, token), f"## {md(info['title'])}")
     if fresh and info["training"]:
-        view = service.training_trial(info["id"])
-        return session, saved, progress_html(0, info["trials"], token), trial_html(view), note, *hide
-    return (session, saved, *_screen(info["id"], token, note), *hide)
+        view = service.training_trial(info["id"], token)
+        return session, saved, progress_html(0, info["trials"]), trial_html(view), "", *after
+    return (session, saved, *_screen(info["id"], token), *after)
 
 
 @user_errors("saving your answer")
@@ -166,7 +239,7 @@ def submit(session: dict | None, event: gr.EventData):
     if str(data.get("training")) == "1":
         return _screen(session["test"], session["token"], "Practice done. The test starts now.")
     receipt = service.submit(session["test"], session["token"], data.get("slot"), str(data.get("answer", "")))
-    note = (f"✓ Trial {receipt.position + 1} was already saved." if receipt.duplicate
+    note = (f"✓ Number {receipt.position + 1} was already saved." if receipt.duplicate
             else f"✓ Saved ({receipt.answered} of {receipt.total}).")
     return _screen(session["test"], session["token"], note)
 
@@ -179,73 +252,28 @@ def saved_tokens() -> gr.BrowserState:
 
 
 def take_section(saved: gr.BrowserState):
+    """Returns the components `open_test` fills."""
     session = gr.State(None)
-    with gr.Row():
+    with gr.Row(elem_classes="ca-for-teacher"):  # hidden for a participant who came from a link (CSS)
         test_id = gr.Textbox(label="Test id (from the link you were given)", scale=3, max_length=40)
         open_button = gr.Button("Open", scale=1)
-    info = gr.Markdown()
-    with gr.Row():
-        resume = gr.Textbox(label="Resume code (only to continue on another device)", visible=False, scale=3,
-                            max_length=64)
-        start_button = gr.Button("Start the test", variant="primary", visible=False, scale=1)
+    info = gr.Markdown(elem_id="ca-listening-info")
+    start_button = gr.Button("Start", variant="primary", visible=False, size="lg", elem_id="ca-listening-start")
     progress = gr.HTML(elem_id="ca-listening-progress")
-    trial = gr.HTML(js_on_load=TRIAL_JS, css_template=TRIAL_CSS, elem_id="ca-listening-trial")
+    trial = gr.HTML(js_on_load=TRIAL_JS, css_template=TRIAL_CSS, elem_id="ca-listening-trial", padding=False)
     status = gr.Markdown(elem_id="ca-listening-status")
-    opened = [test_id, info, start_button, resume]
+    with gr.Accordion("More", open=False, visible=False, elem_id="ca-listening-more") as more:
+        resume_shown = gr.Markdown()
+        resume = gr.Textbox(label="Continue on another device: enter the resume code you were shown there",
+                            max_length=64)
+    opened = [test_id, info, start_button, more]
     open_button.click(open_test, [test_id, saved], opened, api_visibility="private")
     test_id.submit(open_test, [test_id, saved], opened, api_visibility="private")
     start_button.click(start, [test_id, resume, saved],
-                       [session, saved, progress, trial, status, start_button, resume], api_visibility="private")
+                       [session, saved, progress, trial, status, start_button, resume, resume_shown, info],
+                       api_visibility="private")
     trial.submit(submit, [session], [progress, trial, status], api_visibility="private", concurrency_limit=None)
     return opened
-
-
-# --- owner --------------------------------------------------------------------------------------
-@user_errors("reading the results")
-def show_results(test_id: str, token: str, screening: bool = True):
-    found = service.results(test_id, token, screening)
-    columns = shown.SUMMARY_COLUMNS[found.test.method]
-    return (shown.headline(found), gr.Dataframe(value=shown.table(found.summary, columns), headers=columns),
-            shown.figure(found),
-            gr.Dataframe(value=shown.table(found.summary_by_clip, ["clip", *columns]), headers=["clip", *columns],
-                         visible=bool(found.summary_by_clip)),
-            shown.table(found.participants, PARTICIPANT_COLUMNS), shown.export(found))
-
-
-PARTICIPANT_COLUMNS = ["participant", "answered", "trials", "completion_code"]
-
-
-@user_errors("deleting the test")
-def delete(test_id: str, token: str, confirmed: bool):
-    if not confirmed:
-        raise RequestError("Tick the box to confirm: deleting removes the test and every response for good.")
-    service.delete(test_id, token)
-    return f"Test `{test_id}` and all its responses were deleted."
-
-
-def results_section():
-    with gr.Row():
-        test_id = gr.Textbox(label="Test id", max_length=40)
-        token = gr.Textbox(label="Owner token (from the owner link)", type="password", max_length=80)
-        go = gr.Button("Show results", variant="primary")
-    screening = gr.Checkbox(label="Apply the BS.1534-3 post-screening (MUSHRA: leave out participants who rate the "
-                                  "hidden reference below 90 in more than 15% of their trials)", value=True)
-    headline = gr.Markdown(elem_id="ca-listening-headline")
-    summary = gr.Dataframe(label="Summary", interactive=False, wrap=True)
-    plot = gr.Plot(show_label=False)
-    by_clip = gr.Dataframe(label="Per clip", interactive=False, wrap=True)
-    participants = gr.Dataframe(label="Participants and completion codes", headers=PARTICIPANT_COLUMNS,
-                                interactive=False)
-    files = gr.File(label="CSV exports: raw responses, summary, per clip, participants, stimuli", file_count="multiple")
-    with gr.Accordion("Delete this test", open=False):
-        confirm = gr.Checkbox(label="Delete the test, its stimuli and every response, for good")
-        delete_button = gr.Button("Delete", variant="stop")
-        deleted = gr.Markdown()
-    outputs = [headline, summary, plot, by_clip, participants, files]
-    go.click(show_results, [test_id, token, screening], outputs, api_visibility="private")
-    screening.change(show_results, [test_id, token, screening], outputs, api_visibility="private")
-    delete_button.click(delete, [test_id, token, confirm], deleted, api_visibility="private")
-    return test_id, token, outputs
 
 
 # --- assembly -----------------------------------------------------------------------------------
@@ -266,7 +294,7 @@ def build(app: gr.Blocks, tabs: gr.Tabs, saved: gr.BrowserState) -> None:
         with gr.Tab("Take a test", id="take", elem_id="listening-take"):
             opened = take_section(saved)
         with gr.Tab("Results", id="results", elem_id="listening-results"):
-            owner_id, owner_token, result_outputs = results_section()
+            owner_id, owner_token, result_outputs = shown.results_section()
     register_api()
 
     def route(saved_tokens: dict | None, request: gr.Request):
@@ -277,7 +305,7 @@ def build(app: gr.Blocks, tabs: gr.Tabs, saved: gr.BrowserState) -> None:
             return [gr.update(), gr.update(), *keep]
         if owner:
             try:
-                found = show_results(test_id, owner)
+                found = shown.show_results(test_id, owner)
             except gr.Error as error:
                 found = [f"⛔ {error.message}", *[gr.update()] * (len(result_outputs) - 1)]
             return [gr.Tabs(selected="listening"), gr.Tabs(selected="results"),

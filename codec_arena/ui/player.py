@@ -77,6 +77,7 @@ function select(st, index) {
   const now = st.ctx.currentTime;
   st.nodes.forEach((n, i) => { n.gain.gain.cancelScheduledValues(now); n.gain.gain.setTargetAtTime(i === index ? 1 : 0, now, 0.003); });
   st.root.querySelectorAll('[data-src]').forEach((b, i) => b.classList.toggle('ca-active', i === index));
+  st.root.querySelectorAll('.ca-pick').forEach(b => b.classList.toggle('ca-active', Number(b.dataset.index) === index));
   st.root.dataset.active = index;
 }
 function heard(st) {
@@ -116,7 +117,8 @@ async function act(root, action, arg) {
   }
   const st = await state(root);
   if (st.ctx.state === 'suspended') await st.ctx.resume();
-  if (action === 'select' && arg < st.buffers.length) st.active = arg;
+  if ((action === 'select' || action === 'listen') && arg < st.buffers.length) st.active = arg;
+  if (action === 'listen' && !st.playing) start(st, st.offset);
   if (action === 'play') { if (st.playing) { st.offset = position(st); stopNodes(st); st.playing = false; } else start(st, st.offset); }
   if (action === 'seek') { const t = arg * duration(st); if (st.playing) start(st, t); else st.offset = t; }
   if (action === 'loop') {
@@ -171,6 +173,7 @@ PLAYER_CSS = """
 .ca-player button{border:1px solid #c7c7e0;background:#f6f6fc;border-radius:7px;padding:6px 10px;cursor:pointer}
 .ca-player button.ca-active{background:#4f46e5 !important;color:#fff !important;border-color:#4f46e5 !important;opacity:1 !important}
 .ca-player .ca-row{display:flex;align-items:center;gap:10px;flex-wrap:wrap}
+.ca-player .ca-loop-row{margin-top:6px}
 .ca-player .ca-seek{flex:1;min-width:200px}
 .ca-player .ca-time{font-variant-numeric:tabular-nums;min-width:120px}
 .ca-player input[type=number]{width:70px}
@@ -181,35 +184,46 @@ PLAYER_CSS = """
 """
 
 
-def data_url(audio: Audio | bytes) -> str:
-    """FLAC as a data URL; `audio` may be FLAC bytes already encoded (a listening test's stimuli)."""
-    flac = audio if isinstance(audio, bytes) else to_flac_bytes(audio)
-    return "data:audio/flac;base64," + base64.b64encode(flac).decode()
+def data_url(audio: Audio) -> str:
+    """FLAC as a data URL: the Compare player and the offline report carry their audio inside the page."""
+    return "data:audio/flac;base64," + base64.b64encode(to_flac_bytes(audio)).decode()
 
 
-def source_button(index: int, label: str, audio: Audio | bytes, key: str | None = None) -> str:
-    """One selectable source, keyed `key` in the played list (its index by default)."""
-    url = data_url(audio)
+def source_button(index: int, label: str, src: str, key: str | None = None) -> str:
+    """One selectable source playing `src` (a URL, or a data URL), keyed `key` in the played list (its
+    index by default)."""
     return (f'<button data-action="select" data-index="{index}" data-key="{html.escape(key or str(index))}" '
-            f'data-src="{url}"{" class=ca-active" if index == 0 else ""}><kbd>{index}</kbd> {html.escape(label)}</button>')
+            f'data-src="{html.escape(src)}"{" class=ca-active" if index == 0 else ""}><kbd>{index}</kbd> '
+            f'{html.escape(label)}</button>')
+
+
+def play_row() -> str:
+    """Play/pause and the shared position."""
+    return """<div class="ca-row ca-transport"><button class="ca-play" data-action="play">Play</button>
+<input class="ca-seek" type="range" min="0" max="1000" value="0" aria-label="position">
+<span class="ca-time">0:00.00</span></div>"""
+
+
+def loop_row(duration: float, loop: bool = False) -> str:
+    """The loop region (on from the start when `loop`)."""
+    return f"""<div class="ca-row ca-loop-row"><label><input class="ca-loop" type="checkbox"{" checked" if loop else ""}> loop</label>
+from <input class="ca-loop-a" type="number" step="0.1" min="0" value="0"> s
+to <input class="ca-loop-b" type="number" step="0.1" min="0" value="{duration:.2f}"> s
+<button data-action="mark" data-arg="a">set start here</button><button data-action="mark" data-arg="b">set end here</button></div>"""
+
+
+KEYS_HINT = ('<div class="ca-hint ca-keys">Switching keeps the playback position. Keys: <kbd>0</kbd>–<kbd>9</kbd> '
+             "pick a source, <kbd>space</kbd> plays or pauses.</div>")
 
 
 def transport_html(duration: float, loop: bool = False) -> str:
-    """Play/pause, the shared position, and the loop region (on from the start when `loop`)."""
-    return f"""<div class="ca-row"><button class="ca-play" data-action="play">Play</button>
-<input class="ca-seek" type="range" min="0" max="1000" value="0" aria-label="position">
-<span class="ca-time">0:00.00</span></div>
-<div class="ca-row" style="margin-top:6px"><label><input class="ca-loop" type="checkbox"{" checked" if loop else ""}> loop</label>
-from <input class="ca-loop-a" type="number" step="0.1" min="0" value="0"> s
-to <input class="ca-loop-b" type="number" step="0.1" min="0" value="{duration:.2f}"> s
-<button data-action="mark" data-arg="a">set start here</button><button data-action="mark" data-arg="b">set end here</button></div>
-<div class="ca-hint">Switching keeps the playback position. Keys: <kbd>0</kbd>–<kbd>9</kbd> pick a source,
-<kbd>space</kbd> plays or pauses.</div>"""
+    """Play/pause, the shared position, the loop region and the keys."""
+    return play_row() + "\n" + loop_row(duration, loop) + "\n" + KEYS_HINT
 
 
 def player_html(sources: list[tuple[str, Audio]], title: str = "Synced player") -> str:
     """Markup for the player; sources[0] is the reference (key 0)."""
-    buttons = "".join(source_button(i, label, audio) for i, (label, audio) in enumerate(sources[:10]))
+    buttons = "".join(source_button(i, label, data_url(audio)) for i, (label, audio) in enumerate(sources[:10]))
     plain = "".join(f'<div class="ca-row"><span style="min-width:180px">{i} · {html.escape(label)}</span>'
                     f'<audio controls preload="none" data-from="{i}"></audio></div>'
                     for i, (label, _) in enumerate(sources[:10]))

@@ -16,19 +16,37 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 ROOT = Path(__file__).resolve().parents[2]
 
 
+DESKTOP = (1440, 900)
+PHONE = (390, 844)
+
+
 @contextmanager
 def browser_page(width: int = 1400, height: int = 1100, extra_args: list[str] | None = None,
-                 permissions: list[str] | None = None):
+                 permissions: list[str] | None = None, touch: bool = False):
+    """A fresh Chromium profile; `touch` makes it a phone (touch screen, mobile viewport, no hover)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         context = p.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, headless=True, args=FLAGS + (extra_args or []),
-            viewport={"width": width, "height": height}, permissions=permissions or [])
+            viewport={"width": width, "height": height}, permissions=permissions or [],
+            has_touch=touch, is_mobile=touch, device_scale_factor=2 if touch else 1)
         try:
             yield context.pages[0] if context.pages else context.new_page()
         finally:
             context.close()
+
+
+def drag(page, start: tuple[float, float], end: tuple[float, float], steps: int = 8) -> None:
+    """A one-finger touch drag (Playwright's touchscreen only taps), through Chromium's DevTools protocol."""
+    cdp = page.context.new_cdp_session(page)
+    (x0, y0), (x1, y1) = start, end
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x0, "y": y0}]})
+    for i in range(1, steps + 1):
+        x, y = x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
 
 
 def open_tab(page, name: str):

@@ -4,14 +4,16 @@ practice trial, answers, closes the tab, resumes and finishes; the owner sees th
 
 from __future__ import annotations
 
+import html
 import json
 import re
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-from browser import CHROMIUM, browser_page, open_tab
+from browser import CHROMIUM, DESKTOP, browser_page, open_tab
 from conftest import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +33,7 @@ def clip(path: Path, seconds: float = 2.0, rate: int = 24_000, freq: float = 220
 def client(app_url):
     from gradio_client import Client
 
-    return Client(app_url, verbose=False)
+    return Client(app_url, verbose=False, analytics_enabled=False)
 
 
 @pytest.fixture(scope="module")
@@ -40,19 +42,25 @@ def abx_test(client, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("clips")
     files = [handle_file(str(clip(folder / f"tone{f}.wav", freq=f))) for f in (220.0, 330.0)]
-    links, details = client.predict("ABX over the API", "abx", files, [], ["opus@12", "mp3@32"], 0, False, "",
-                                    api_name="/listening_create")
-    return links, details
+    summary, share, details = client.predict(
+        "ABX over the API", "abx", files, [], ["opus@12", "mp3@32"], 0, False, "", api_name="/listening_create")
+    assert details["participant_link"] in share and html.escape(details["owner_link"]) in share
+    return summary, details
 
 
 def test_create_over_the_api_gives_links_and_a_working_test(client, abx_test):
-    links, details = abx_test
+    summary, details = abx_test
     assert details["trials"] == 4 and details["trials_each"] == 4 and details["random_weights"] == []
     assert f"?test={details['test_id']}&owner={details['owner_token']}" in details["owner_link"]
-    assert details["participant_link"] in links and "owner" not in details["participant_link"]
+    assert "owner" not in details["participant_link"] and details["test_id"] in summary
+    # gradio_client calls 127.0.0.1: the link it gets would send students to their own device, and says so
+    assert details["participant_link"].startswith("http://127.0.0.1:") and "will not work for your students" in summary
     joined = client.predict(details["test_id"], api_name="/listening_join")
     trial = client.predict(details["test_id"], joined["token"], api_name="/listening_next")
     assert trial["letters"] == ["A", "B", "X"] and not trial["has_reference"]
+    assert [a["key"] for a in trial["audio"]] == ["A", "B", "X"]
+    sizes = {len(urllib.request.urlopen(f"{client.src.rstrip('/')}/{a['url']}").read()) for a in trial["audio"]}
+    assert len(sizes) == 1  # every version of the trial has the same byte size
     answer = json.dumps({"played": ["A", "B", "X"], "choice": "A"})
     receipt = client.predict(details["test_id"], joined["token"], trial["position"], answer,
                              api_name="/listening_submit")
@@ -123,12 +131,37 @@ def play_every_source(page, trial) -> None:
         page.wait_for_timeout(1200)  # a source counts as played after a second of listening
 
 
+def copied(page, button) -> str:
+    """What a copy button puts on the clipboard. Over http on a LAN the page is no secure context, so
+    Gradio copies with `execCommand('copy')` from a scratch text area: the copy event tells what."""
+    page.evaluate("""() => { window.__copied = null; document.addEventListener('copy', e => {
+        window.__copied = e.target.value !== undefined ? e.target.value : String(getSelection()); },
+        {once: true, capture: true}); }""")
+    button.click()
+    page.wait_for_function("() => window.__copied !== null", timeout=5_000)
+    return page.evaluate("() => window.__copied")
+
+
+def decode_qr(png: bytes) -> list[str]:
+    """The texts of the QR codes in a screenshot (zxing-cpp)."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    return [found.text for found in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)).convert("L"))]
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 def test_class_takes_a_mushra_test_in_the_browser(app_url, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     clips = [clip(tmp_path / "violin-ish.wav", freq=196.0), clip(tmp_path / "voice-ish.wav", freq=140.0)]
-    with browser_page(extra_args=["--autoplay-policy=no-user-gesture-required"]) as teacher:
-        teacher.goto(app_url)
+    port = app_url.rsplit(":", 1)[1]
+    classroom = f"http://classroom.test:{port}"  # a name for this machine, as a class on the LAN would use
+    with browser_page(*DESKTOP, extra_args=["--autoplay-policy=no-user-gesture-required",
+                                            "--host-resolver-rules=MAP classroom.test 127.0.0.1"],
+                      ) as teacher:
+        teacher.goto(classroom)
         open_tab(teacher, "Listening test")
         teacher.locator("[role=tab]", has_text="Build a test").first.click()
         build = teacher.locator("#listening-build")
@@ -137,16 +170,42 @@ def test_class_takes_a_mushra_test_in_the_browser(app_url, tmp_path):
         teacher.wait_for_timeout(1500)
         build.get_by_role("button", name="Create the test").click()
         build.get_by_text("Test created").wait_for(timeout=240_000)
+        teacher.wait_for_timeout(1000)
         teacher.screenshot(path=str(SHOTS / "1-teacher-created.png"), full_page=True)
+        participant_link = teacher.locator("input#ca-participant-link").input_value()
+        owner_link = teacher.locator("input#ca-owner-link").input_value()
+        assert re.fullmatch(rf"{classroom}/\?test=[\w-]+", participant_link)  # the address the browser used
+        assert owner_link.startswith(participant_link + "&owner=")
         text = build.inner_text()
-        owner_link = re.search(r"http://\S+/\?test=[\w-]+&owner=[\w-]+", text).group(0)
-        participant_link = owner_link.split("&owner=")[0]
-        assert participant_link in text.replace(owner_link, "")
         assert "Random test weights" in text  # the default points include neural codecs with test weights
+        assert "will not work for your students" not in text  # not a loopback address: no warning
+        assert decode_qr(teacher.locator("#ca-participant-qr svg").screenshot()) == [participant_link]
+        copy_buttons = teacher.locator("#ca-listening-share .ca-copy")
+        assert copied(teacher, copy_buttons.nth(0)) == participant_link
+        assert copied(teacher, copy_buttons.nth(1)) == owner_link
+        with teacher.expect_download() as download:
+            teacher.locator("#ca-owner-download").click()
+        saved = Path(download.value.path()).read_text()
+        assert owner_link in saved and participant_link in saved
 
-    with browser_page(extra_args=["--autoplay-policy=no-user-gesture-required"]) as page:
+    with browser_page(*DESKTOP) as teacher:  # the same app opened at 127.0.0.1: the class could not use it
+        teacher.goto(app_url)
+        open_tab(teacher, "Listening test")
+        teacher.locator("[role=tab]", has_text="Build a test").first.click()
+        build = teacher.locator("#listening-build")
+        build.locator("input[type=file]").first.set_input_files([str(clips[0])])
+        build.get_by_label("ABX: can you hear the codec?").check()
+        teacher.wait_for_timeout(1000)
+        build.get_by_role("button", name="Create the test").click()
+        warning = build.get_by_text("will not work for your students")
+        warning.wait_for(timeout=240_000)
+        assert "GRADIO_SERVER_NAME=0.0.0.0" in build.inner_text()
+        teacher.screenshot(path=str(SHOTS / "1b-teacher-loopback-warning.png"), full_page=True)
+
+    with browser_page(extra_args=["--autoplay-policy=no-user-gesture-required",
+                                  "--host-resolver-rules=MAP classroom.test 127.0.0.1"]) as page:
         page.goto(participant_link)
-        start = page.get_by_role("button", name="Start the test")
+        start = page.get_by_role("button", name="Start", exact=True)
         start.wait_for(timeout=30_000)
         assert not page.locator("[role=tab]", has_text="Compare").first.is_visible()  # only their test
         assert page.get_by_text("Week 3: codecs at low bitrates").first.is_visible()
@@ -176,7 +235,7 @@ def test_class_takes_a_mushra_test_in_the_browser(app_url, tmp_path):
         page.get_by_text("Saved (1 of 2)").wait_for(timeout=30_000)
 
         page.goto(participant_link)  # the tab was closed: the browser remembers the participant
-        page.get_by_role("button", name="Continue (trial 2 of 2)").click()
+        page.get_by_role("button", name="Continue (2 of 2)").click()
         trial = page.locator(".ca-trial[data-training='0']")
         trial.wait_for(timeout=30_000)
         play_every_source(page, trial)
@@ -189,7 +248,7 @@ def test_class_takes_a_mushra_test_in_the_browser(app_url, tmp_path):
         page.screenshot(path=str(SHOTS / "4-participant-done.png"), full_page=True)
         completion = code.inner_text()
 
-    with browser_page() as owner:
+    with browser_page(extra_args=["--host-resolver-rules=MAP classroom.test 127.0.0.1"]) as owner:
         owner.goto(owner_link)
         headline = owner.locator("#ca-listening-headline")
         headline.get_by_text("2 responses").wait_for(timeout=30_000)
