@@ -82,12 +82,13 @@ def free_port() -> int:
 
 
 def start_app(data_dir: Path | str, port: int, log: Path, env: dict[str, str] | None = None,
-              timeout: float = 120) -> subprocess.Popen:
-    """`python app.py` on 127.0.0.1:port with CODEC_ARENA_DATA_DIR=data_dir, once it answers."""
+              timeout: float = 120, root: Path = ROOT) -> subprocess.Popen:
+    """`python app.py` (of the checkout at `root`) on 127.0.0.1:port with CODEC_ARENA_DATA_DIR=data_dir,
+    once it answers."""
     env = {**os.environ, **(env or {}), "CODEC_ARENA_DATA_DIR": str(data_dir), "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False"}
     with open(log, "a") as out:
-        server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -226,7 +226,8 @@ def _cmd_listening_results(args: argparse.Namespace) -> None:
     print(f"{summary['title']} ({summary['method']}): {len(summary['participants'])} participants, "
           f"{summary['responses']} responses, {len(summary['excluded'])} excluded by post-screening")
     for row in summary["summary"]:
-        print("  " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        print("  " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                               if v is not None))  # no interval with too few ratings: the note says so
 
 
 def _cmd_serve(args: argparse.Namespace) -> None:

@@ -2,11 +2,14 @@
 
 An operating point is written `codec@kbps` (`dac_44khz@7.75`, `opus@24`); a bare codec id means its
 default bitrate. The CLI's `compare`, the Compare tab and the rate–distortion sweep all go through
-`compare()`.
+`compare()`; the app passes a `ResultCache` so a point it has already computed for a clip is not run again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,16 +78,82 @@ class Comparison:
     original: Audio
     entries: list[Entry]
     skipped: list[tuple[OperatingPoint, str]] = field(default_factory=list)  # weights unavailable
+    reused: int = 0  # entries taken from a ResultCache, not computed again
+
+
+def clip_hash(audio: Audio) -> str:
+    """The clip's content (samples, shape and rate): a re-upload of the same file is the same clip."""
+    digest = hashlib.sha256(f"{audio.sample_rate}:{audio.samples.shape}:{audio.samples.dtype}".encode())
+    digest.update(audio.samples.tobytes())
+    return digest.hexdigest()
+
+
+def entry_bytes(entry: Entry) -> int:
+    """What an entry holds in memory: the codec's input and output audio, and the tokens."""
+    codes = entry.result.codes
+    return (entry.result.input.samples.nbytes + entry.result.output.samples.nbytes
+            + (codes.tokens.nbytes if codes is not None else 0))
+
+
+class ResultCache:
+    """Round trips already computed while a page is open, keyed by the clip's content and the operating point,
+    so Compare and the rate–distortion sweep never run the same point on the same clip twice. Bounded by
+    count and by memory; the least recently used entry goes first. Safe to share between threads."""
+
+    def __init__(self, max_entries: int = 64, max_mb: float = 256.0):
+        self.max_entries, self.max_bytes = max_entries, int(max_mb * 2**20)
+        self._entries: OrderedDict[tuple[str, OperatingPoint], Entry] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, clip: str, point: OperatingPoint) -> Entry | None:
+        with self._lock:
+            entry = self._entries.get((clip, point))
+            if entry is not None:
+                self._entries.move_to_end((clip, point))
+            return entry
+
+    def put(self, clip: str, entry: Entry) -> None:
+        size = entry_bytes(entry)
+        if size > self.max_bytes:
+            return  # would push out everything else and still not fit
+        with self._lock:
+            old = self._entries.pop((clip, entry.point), None)
+            self._bytes -= entry_bytes(old) if old is not None else 0
+            self._entries[(clip, entry.point)] = entry
+            self._bytes += size
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= entry_bytes(dropped)
+
+    # Gradio deep-copies a State's first value per session, and ZeroGPU pickles arguments: neither takes a lock
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
 
 def compare(audio: Audio, points: list[OperatingPoint],
-            progress: Callable[[float, str], None] | None = None) -> Comparison:
-    """Round-trip and score every point. A codec whose weights cannot be had is skipped with its
-    message (the others still run); if none can run, that message is the error."""
+            progress: Callable[[float, str], None] | None = None,
+            cache: ResultCache | None = None) -> Comparison:
+    """Round-trip and score every point (or take it from `cache`, which then keeps the new ones). A codec
+    whose weights cannot be had is skipped with its message (the others still run); if none can run, that
+    message is the error."""
     if not points:
         raise RequestError("Choose at least one codec operating point.")
-    entries, skipped = [], []
+    entries, skipped, reused = [], [], 0
+    clip = clip_hash(audio) if cache is not None else ""
     for i, point in enumerate(points):
+        known = cache.get(clip, point) if cache is not None else None
+        if known is not None:
+            entries.append(known)
+            reused += 1
+            continue
         if progress:
             progress(i / len(points), f"{point}")
         try:
@@ -93,8 +162,10 @@ def compare(audio: Audio, points: list[OperatingPoint],
             skipped.append((point, str(missing)))
             continue
         entries.append(Entry(point, result, score(result.input, result.output)))
+        if cache is not None:
+            cache.put(clip, entries[-1])
     if progress:
         progress(1.0, "done")
     if not entries:
         raise CodecArenaError(" ".join(message for _, message in skipped))
-    return Comparison(audio, entries, skipped)
+    return Comparison(audio, entries, skipped, reused)

@@ -10,6 +10,7 @@ import io
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from .analysis.metrics import QUALITY_KEYS, SPECS
 from .audio import Audio, write_wav
@@ -19,6 +20,43 @@ COLUMNS = ["codec", "bitrate_kbps", "requested_kbps", "codebooks", "token_rate",
            "real_time_factor", "peak_memory_mb", "random_weights"]
 LABELS = {spec.key: spec.label for spec in SPECS} | {
     "codec": "codec", "requested_kbps": "asked kbps", "codebooks": "codebooks", "delay_ms": "delay (ms)"}
+# the metrics table people read (app and report.html): the operating point first, then what was measured
+TABLE_COLUMNS = ["bitrate_kbps", "codebooks", "token_rate", *QUALITY_KEYS, "delay_ms", "real_time_factor",
+                 "peak_memory_mb"]
+SCORED = {spec.key: spec.higher_is_better for spec in SPECS
+          if spec.key in QUALITY_KEYS or spec.key in ("real_time_factor", "peak_memory_mb")}
+RANDOM_MARK = "⚠\u00a0random"  # one unbreakable word: a narrow cell wraps before it, never inside
+# short words, so seventeen columns read at 1440 px without a word broken in two
+SHORT = {"bitrate_kbps": "kbps used", "token_rate": "tokens per s", "stft_distance": "MR-STFT",
+         "peak_memory_mb": "memory +MB"}
+
+
+def header(key: str) -> str:
+    """A column's label with its direction where it is a score: ↑ higher is better, ↓ lower is better."""
+    label = SHORT.get(key) or LABELS.get(key, key)
+    return label if key not in SCORED else f"{label} {'↑' if SCORED[key] else '↓'}"
+
+
+def table_headers() -> list[str]:
+    return ["operating point", *(header(key) for key in TABLE_COLUMNS)]
+
+
+def shown(value: Any) -> Any:
+    """A cell as a person reads it: n/a for a metric that does not apply, three significant digits and at most
+    three decimals (the CSV and JSON keep every digit)."""
+    if value is None:
+        return "n/a"
+    return round(float(f"{value:.3g}"), 3) + 0.0 if isinstance(value, float) else value  # + 0.0: no "-0.0"
+
+
+def table_rows(entries: list[Entry]) -> list[list]:
+    """One row per reconstruction: `codec@kbps` (marked when the weights are random), then TABLE_COLUMNS."""
+    rows = []
+    for entry in entries:
+        row = entry.row()
+        point = f"{entry.point} {RANDOM_MARK}" if row["random_weights"] else str(entry.point)
+        rows.append([point, *(shown(row.get(key)) for key in TABLE_COLUMNS)])
+    return rows
 
 
 def file_stem(index: int, entry: Entry) -> str:
@@ -61,23 +99,32 @@ def _png(fig) -> str:
 
 
 def metrics_table_html(entries: list[Entry]) -> str:
-    rows = [entry.row() for entry in entries]
-    head = "".join(f"<th>{html.escape(LABELS.get(c, c))}</th>" for c in COLUMNS if c != "random_weights")
+    """The app's metrics table: operating point first, directions in the headers; hover a cell for why n/a."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in table_headers())
     body = []
-    for row in rows:
-        cells = []
-        for column in COLUMNS:
-            if column == "random_weights":
-                continue
-            value, note = row.get(column), row["notes"].get(column, "")
-            text = "n/a" if value is None else (f"{value:.4g}" if isinstance(value, float) else str(value))
-            cells.append(f'<td title="{html.escape(note)}">{html.escape(text)}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
+    for entry, cells in zip(entries, table_rows(entries), strict=True):
+        notes = entry.row()["notes"]
+        tds = [f'<th scope="row" title="{html.escape(notes.get("random_weights", ""))}">{html.escape(cells[0])}</th>']
+        for key, value in zip(TABLE_COLUMNS, cells[1:], strict=True):
+            tds.append(f'<td title="{html.escape(notes.get(key, ""))}">{html.escape(str(value))}</td>')
+        body.append("<tr>" + "".join(tds) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def rate_distortion(rows: list[dict[str, Any]], metric: str):
+    """The rate–distortion chart, with codecs that ran on random test weights marked in the legend."""
+    from .analysis.plots import rate_distortion_figure
+
+    fig = rate_distortion_figure(rows, metric, LABELS.get(metric, metric))
+    random = {row["codec"] for row in rows if row["random_weights"]}
+    for trace in fig.data:
+        if trace.name in random:
+            trace.name = f"{trace.name} {RANDOM_MARK} weights"
+    return fig
+
+
 def write_html(original: Audio, entries: list[Entry], path: Path) -> Path:
-    from .analysis.plots import rate_distortion_figure, spectrogram_grid
+    from .analysis.plots import spectrogram_grid
     from .ui.player import PLAYER_CSS, PLAYER_JS, player_html
 
     rows = [entry.row() for entry in entries]
@@ -86,7 +133,7 @@ def write_html(original: Audio, entries: list[Entry], path: Path) -> Path:
     charts = []
     for key in ["mel_distance", "pesq_wb", "stoi", "si_sdr"]:
         if any(row.get(key) is not None for row in rows):
-            fig = rate_distortion_figure(rows, key, LABELS[key])
+            fig = rate_distortion(rows, key)
             charts.append(fig.to_html(full_html=False, include_plotlyjs="inline" if not charts else False))
     random = any(row["random_weights"] for row in rows)
     warning = ("<p class=warn>⚠ Some codecs ran on <b>random test weights</b>: their audio is noise and their "
@@ -97,7 +144,8 @@ def write_html(original: Audio, entries: list[Entry], path: Path) -> Path:
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Codec Arena report</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:24px auto;padding:0 16px}}
 table{{border-collapse:collapse;font-size:14px}}td,th{{border:1px solid #ddd;padding:4px 8px;text-align:right}}
-th{{background:#f3f3fa}}.warn{{background:#fff4e5;padding:8px;border-left:4px solid #f59e0b}}
+th{{background:#f3f3fa}}th[scope=row]{{text-align:left;white-space:nowrap}}
+.warn{{background:#fff4e5;padding:8px;border-left:4px solid #f59e0b}}
 img{{max-width:100%}}{PLAYER_CSS}</style></head><body>
 <h1>Codec Arena report</h1><p>{stamp} · original: {original.duration:.2f} s, {original.sample_rate} Hz,
 {original.channels} channel(s) · {len(entries)} reconstruction(s)</p>{warning}

@@ -38,6 +38,13 @@ if [ "$dev" = 1 ]; then
   fi
 fi
 
-# Point the console script `codec-arena` at this checkout (cheap; re-run on every setup).
-"$venv/bin/pip" install -q --no-deps --no-build-isolation -e . >&2
+# Point the console script `codec-arena` at this checkout (cheap; re-run on every setup). setuptools
+# prints a boxed warning about editable installs each time: keep its output in a log and say one line.
+log="$venv/editable-install.log"
+if "$venv/bin/pip" install -q --no-deps --no-build-isolation -e . >"$log" 2>&1; then
+  echo "codec-arena installed from $(pwd) (editable)" >&2
+else
+  cat "$log" >&2
+  exit 1
+fi
 echo "$venv/bin/python"

@@ -73,8 +73,13 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(cache_env, tmp_path_factory) -> str:
-    """`python app.py` on a free port of 127.0.0.1, offline, on the random-weight caches."""
+def app_url(app_server) -> str:
+    return app_server[0]
+
+
+@pytest.fixture(scope="session")
+def app_server(cache_env, tmp_path_factory):
+    """`python app.py` on a free port of 127.0.0.1, offline, on the random-weight caches: (url, its console log)."""
     port = free_port()
     log = tmp_path_factory.mktemp("app") / "server.log"
     env = {**os.environ, **cache_env, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
@@ -91,7 +96,7 @@ def app_url(cache_env, tmp_path_factory) -> str:
                 server.kill()
                 pytest.fail(f"app did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
-    yield url
+    yield url, log
     server.terminate()
     try:
         server.wait(timeout=10)

@@ -21,6 +21,7 @@ def build_app():
     import gradio as gr
 
     from . import compare, listening, lm, overview, roundtrip, tokens
+    from .inputs import share_clip
 
     quiet_library_warnings()
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as app:  # Gradio's copies of outputs: 1 h
@@ -29,18 +30,21 @@ def build_app():
         last_comparison = gr.State(None)
         listening_tokens = listening.saved_tokens()
         with gr.Tabs() as tabs:
-            with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
+            with gr.Tab("Compare", id="compare", elem_id="tab-compare") as compare_tab:
                 clip, points, run_compare_after = compare.build(last_comparison)
             with gr.Tab("Tokens", id="tokens", elem_id="tab-tokens"):
                 tokens.build(last_comparison)
-            with gr.Tab("Round trip", id="roundtrip", elem_id="tab-roundtrip"):
-                roundtrip.build()
+            with gr.Tab("Round trip", id="roundtrip", elem_id="tab-roundtrip") as roundtrip_tab:
+                roundtrip_clip = roundtrip.build()
             with gr.Tab("Codec LM", id="lm", elem_id="tab-codeclm"):
                 open_lm = lm.build(tabs)
             with gr.Tab("Listening test", id="listening", elem_id="tab-listeningtest"):
                 listening.build(app, tabs, listening_tokens)
             with gr.Tab("Overview", id="overview", elem_id="tab-overview") as overview_tab:
                 overview.build(overview_tab, clip, points, tabs, run_compare_after, open_lm)
+        shared_clip = gr.State(None)  # one clip for the whole app, until the user changes it
+        share_clip(shared_clip, clip, compare_tab)
+        share_clip(shared_clip, roundtrip_clip, roundtrip_tab)
     return app
 
 

@@ -9,17 +9,32 @@ from pathlib import Path
 import gradio as gr
 
 from ..analysis.metrics import QUALITY_KEYS
-from ..compare import Comparison, Entry, all_points, compare, parse_point
+from ..compare import Comparison, Entry, ResultCache, all_points, compare, parse_point
 from ..errors import RequestError
 from ..models import gpu
-from ..report import COLUMNS, LABELS, write_outputs
-from .errors import user_errors
+from ..report import LABELS, rate_distortion, table_headers, table_rows, write_outputs
+from .errors import show_reason, user_errors
 from .inputs import clip_input, load_clip
 from .player import PLAYER_CSS, PLAYER_JS, player_html
+from .text import code, md
 
 DEFAULT_POINTS = ["encodec_24khz@6", "dac_16khz@6", "opus@24"]
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "codec-arena"
 KEEP_OUTPUTS_S = 3600.0  # downloads of a comparison stay this long; Gradio keeps its own copies too
+# pixels per column for the longest word or number in it (IBM Plex Mono 14 px, 4 px padding): all seventeen
+# columns fit 1440 px; the operating point is pinned for narrower screens
+COLUMN_WIDTHS = ["170px", *(f"{w}px" for w in (52, 86, 62, 62, 78, 70, 52, 52, 56, 62, 62, 62, 70, 56, 56, 62))]
+# The metrics tables' cells get 4 px padding instead of 8 (a theme variable, scoped to the two tables), and the
+# operating point stays in view when a table scrolls sideways: Gradio 6.31 takes `pinned_columns` but does not
+# draw it, so its first column (body cells `data-col="0"`, header `data-heading="0"`) is made sticky here.
+TABLE_HEAD = """<style>
+#ca-compare-metrics, #ca-compare-sweep { --size-2: 4px; }
+:is(#ca-compare-metrics, #ca-compare-sweep) :is([role=gridcell][data-col="0"], th[data-heading="0"]) {
+  position: sticky; left: 0; z-index: 3; background: inherit; }
+:is(#ca-compare-metrics, #ca-compare-sweep) th[data-heading="0"] { background: var(--table-even-background-fill); }
+</style>"""
+TABLE_LABEL = "Metrics: ↑ higher is better, ↓ lower is better; n/a has its reason above; ⚠ random = random test weights"
+SWEEP_LABEL = "Every bitrate: ↑ higher is better, ↓ lower is better; ⚠ random = random test weights"
 
 
 def output_dir() -> Path:
@@ -39,17 +54,23 @@ def point_choices() -> list[str]:
     return [str(point) for point in all_points()]
 
 
+def headers() -> list[str]:
+    return table_headers()
+
+
 def table(entries: list[Entry]) -> list[list]:
-    rows = [entry.row() for entry in entries]
-    shown = [c for c in COLUMNS if c != "random_weights"]
-    return [[("n/a" if row.get(c) is None else row.get(c)) for c in shown] for row in rows]
+    """The metrics rows: `codec@kbps` (⚠ random when the weights are), then one cell per column."""
+    return table_rows(entries)
 
 
 def warning(comparison: Comparison) -> str:
+    """Skipped points, the random-weights warning and why each n/a is n/a; ids and messages are escaped, so
+    `dac_44khz@7.752` stays text (not a mailto: link)."""
     entries = comparison.entries
-    random = [str(e.point) for e in entries if e.result.random_weights]
-    notes = sorted({f"**{e.point}** {k}: {v}" for e in entries for k, v in e.scores.notes.items()})
-    text = "".join(f"> ⛔ **{point} skipped.** {message}\n\n" for point, message in comparison.skipped)
+    random = [code(e.point) for e in entries if e.result.random_weights]
+    notes = sorted({f"{code(e.point)} {md(LABELS.get(k, k))}: {md(v)}" for e in entries
+                    for k, v in e.scores.notes.items()})
+    text = "".join(f"> ⛔ {code(point)} **skipped.** {md(message)}\n\n" for point, message in comparison.skipped)
     if random:
         text += ("> ⚠️ **Random test weights** for " + ", ".join(random) + ": their audio is noise and their "
                  "quality metrics are meaningless. Timings and memory are real.\n\n")
@@ -60,42 +81,56 @@ def warning(comparison: Comparison) -> str:
 
 @user_errors("comparing codecs")
 @gpu(duration=180)
-def run_compare(audio_path: str | None, points: list[str] | str | None, progress=gr.Progress()):
-    """Returns the player, metrics rows, spectrogram grid, notes, downloads, and the entries (state)."""
+def run_compare(audio_path: str | None, points: list[str] | str | None, cache: ResultCache | None,
+                progress=gr.Progress()):
+    """Returns the player, metrics rows, spectrogram grid, notes, downloads, the entries (state), the results
+    shown, and the page's cache of round trips (returned so it survives a ZeroGPU worker too)."""
     from ..analysis.plots import spectrogram_grid
 
     original = load_clip(audio_path)
     if isinstance(points, str):
         points = [p for p in points.split(",") if p.strip()]
     chosen = [parse_point(p) for p in (points or [])]
-    comparison = compare(original, chosen, progress=lambda f, msg: progress(f, desc=f"round trip {msg}"))
+    comparison = compare(original, chosen, progress=lambda f, msg: progress(f, desc=f"round trip {msg}"),
+                         cache=cache)
     entries = comparison.entries
     sources = [("original", original)] + [(str(e.point), e.result.output) for e in entries]
     out = output_dir()
     files = write_outputs(original, entries, out, html_report=False)
     grid = spectrogram_grid(original, [(str(e.point), e.result.output) for e in entries])
     return (player_html(sources), table(entries), grid, warning(comparison), [str(p) for p in files],
-            comparison)
+            comparison, gr.Column(visible=True), cache)
 
 
 @user_errors("sweeping operating points")
 @gpu(duration=600)
-def run_sweep(audio_path: str | None, points: list[str] | None, metric: str, progress=gr.Progress()):
-    """Every operating point of the chosen codecs, into a rate–distortion chart."""
-    from ..analysis.plots import rate_distortion_figure
-
+def run_sweep(audio_path: str | None, points: list[str] | None, metric: str, cache: ResultCache | None,
+              progress=gr.Progress()):
+    """Every operating point of the chosen codecs, into a rate–distortion chart; points this page has already
+    computed for the clip (in Compare or an earlier sweep) are taken from `cache`, not run again."""
     original = load_clip(audio_path)
     codecs = list(dict.fromkeys(parse_point(p).codec for p in (points or [])))
     if not codecs:
         raise RequestError("Choose at least one codec operating point; the sweep runs all of its bitrates.")
-    entries = compare(original, all_points(codecs), progress=lambda f, msg: progress(f, desc=f"sweep {msg}")).entries
-    rows = [entry.row() for entry in entries]
-    return rate_distortion_figure(rows, metric, LABELS.get(metric, metric)), table(entries)
+    swept = compare(original, all_points(codecs), progress=lambda f, msg: progress(f, desc=f"sweep {msg}"),
+                    cache=cache)
+    rows = [entry.row() for entry in swept.entries]
+    return rate_distortion(rows, metric), table(swept.entries), sweep_note(swept), gr.Column(visible=True), cache
+
+
+def sweep_note(swept: Comparison) -> str:
+    """How many points ran and how many were already there; skipped codecs with their reason."""
+    n, reused = len(swept.entries), swept.reused
+    text = f"{n} operating point{'s' if n != 1 else ''}: {n - reused} computed, {reused} reused from this page."
+    return text + "".join(f"\n\n> ⛔ {code(point)} **skipped.** {md(message)}" for point, message in swept.skipped)
 
 
 def build(state):
     """The tab's widgets; returns `run_after(event)`, which chains a comparison after another event
-    (the Overview's "open in Compare" uses it), plus the clip and point selectors it fills."""
+    (the Overview's "open in Compare" uses it), plus the clip and point selectors it fills. The results
+    (metrics, spectrograms, downloads) stay hidden until a comparison fills them."""
+    # round trips of this page, shared by Compare and the sweep; dropped after an hour without a comparison
+    cache = gr.State(ResultCache(), time_to_live=3600)
     with gr.Row():
         with gr.Column(scale=1):
             clip = clip_input()
@@ -104,27 +139,35 @@ def build(state):
                                  allow_custom_value=True)
             go = gr.Button("Compare", variant="primary")
         with gr.Column(scale=2):
-            player = gr.HTML(value="<p>Run a comparison to fill the synced player.</p>", js_on_load=PLAYER_JS,
-                             css_template=PLAYER_CSS, elem_id="ca-compare-player")
-            notes = gr.Markdown()
-    metrics = gr.Dataframe(label="Metrics (hover a column name; n/a has its reason above)",
-                           headers=[LABELS.get(c, c) for c in COLUMNS if c != "random_weights"],
-                           interactive=False, wrap=True)
-    gr.Markdown("**Spectrograms** (one colour scale) **and differences** from the original")
-    spectrograms = gr.Plot(show_label=False)
-    downloads = gr.File(label="Downloads: wavs, tokens (.npz), metrics (CSV, JSON)", file_count="multiple")
+            player = gr.HTML(value="<p>The synced player appears here after <b>Compare</b>.</p>",
+                             js_on_load=PLAYER_JS, css_template=PLAYER_CSS, head=TABLE_HEAD,
+                             elem_id="ca-compare-player")
+            notes = gr.Markdown(elem_id="ca-compare-notes")  # the tab's notes: warnings, n/a reasons, refusals
+    with gr.Column(visible=False) as results:
+        metrics = gr.Dataframe(label=TABLE_LABEL, headers=headers(), interactive=False, wrap=True,
+                               pinned_columns=1, column_widths=COLUMN_WIDTHS, elem_id="ca-compare-metrics")
+        gr.Markdown("**Spectrograms** (one colour scale) **and differences** from the original")
+        spectrograms = gr.Plot(show_label=False)
+        downloads = gr.File(label="Downloads: wavs, tokens (.npz), metrics (CSV, JSON)", file_count="multiple")
     with gr.Accordion("Rate–distortion sweep", open=False):
         with gr.Row():
             metric = gr.Dropdown(label="Metric", choices=[(LABELS[k], k) for k in QUALITY_KEYS], value="mel_distance")
             sweep = gr.Button("Sweep every bitrate of the chosen codecs")
-        chart = gr.Plot(label="Rate–distortion")
-        sweep_table = gr.Dataframe(headers=[LABELS.get(c, c) for c in COLUMNS if c != "random_weights"],
-                                   interactive=False, wrap=True)
-    outputs = [player, metrics, spectrograms, notes, downloads, state]
-    go.click(run_compare, inputs=[clip, points], outputs=outputs, api_name="compare")
-    sweep.click(run_sweep, inputs=[clip, points, metric], outputs=[chart, sweep_table], api_name="sweep")
+        gr.Markdown("Points already computed for this clip (here or in Compare) are reused, not run again.")
+        sweep_notes = gr.Markdown(elem_id="ca-sweep-notes")  # the sweep's notes: counts, skips, refusals
+        with gr.Column(visible=False) as swept:
+            chart = gr.Plot(label="Rate–distortion")
+            sweep_table = gr.Dataframe(label=SWEEP_LABEL, headers=headers(), interactive=False, wrap=True,
+                                       pinned_columns=1, column_widths=COLUMN_WIDTHS, elem_id="ca-compare-sweep")
+    outputs = [player, metrics, spectrograms, notes, downloads, state, results, cache]
+    compared = go.click(run_compare, inputs=[clip, points, cache], outputs=outputs, api_name="compare")
+    show_reason(compared, notes, [player, metrics, spectrograms, downloads])
+    swept_event = sweep.click(run_sweep, inputs=[clip, points, metric, cache],
+                              outputs=[chart, sweep_table, sweep_notes, swept, cache], api_name="sweep")
+    show_reason(swept_event, sweep_notes, [chart, sweep_table])
 
     def run_after(event) -> None:
-        event.success(run_compare, inputs=[clip, points], outputs=outputs, api_visibility="private")
+        opened = event.success(run_compare, inputs=[clip, points, cache], outputs=outputs, api_visibility="private")
+        show_reason(opened, notes, [player, metrics, spectrograms, downloads])
 
     return clip, points, run_after

@@ -22,7 +22,7 @@ from ..models import gpu
 from . import listening_results as shown
 from . import sharing
 from .compare import point_choices
-from .errors import user_errors
+from .errors import reason_markdown, user_errors
 from .inputs import ASSETS, EXAMPLES
 from .listening_views import TRIAL_CSS, TRIAL_JS, done_html, progress_html, trial_html
 from .text import code, md
@@ -307,13 +307,13 @@ def build(app: gr.Blocks, tabs: gr.Tabs, saved: gr.BrowserState) -> None:
             try:
                 found = shown.show_results(test_id, owner)
             except gr.Error as error:
-                found = [f"⛔ {error.message}", *[gr.update()] * (len(result_outputs) - 1)]
+                found = [reason_markdown(error.message), *[gr.update()] * (len(result_outputs) - 1)]
             return [gr.Tabs(selected="listening"), gr.Tabs(selected="results"),
                     *[gr.update()] * len(opened), test_id, owner, *found]
         try:
             opened_values = open_test(test_id, saved_tokens)
         except gr.Error as error:
-            opened_values = (test_id, f"⛔ {error.message}", gr.update(), gr.update())
+            opened_values = (test_id, reason_markdown(error.message), gr.update(), gr.update())
         return [gr.Tabs(selected="listening"), gr.Tabs(selected="take"), *opened_values, gr.update(), gr.update(),
                 *[gr.update()] * len(result_outputs)]
 

@@ -3,6 +3,7 @@ wrote, and hear the prompt through the same codec (what the codec alone can do).
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,16 +14,19 @@ from ..errors import CodecArenaError
 from ..lms import TASKS, GenerationRequest, estimate_seconds, generate, lm_info, models_for
 from ..lms.base import LMInfo
 from ..models import gpu, pick_device
-from .errors import user_errors
-from .inputs import load_clip
+from .errors import show_reason, user_errors
+from .inputs import ASSETS, clip_input, load_clip
 from .roundtrip import as_gradio_audio
+from .text import code, md
 
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "codec-arena"
 TEXT_LABELS = {"tts": "Text to say in the prompt's voice", "speech": "Text to say",
                "music": "Describe the music", "melody": "Describe the music (the melody comes from the clip)",
                "continuation": "Describe how it should go on (optional for some models)", "sound": "Describe the sound"}
-PROMPT_LABELS = {"tts": "Voice prompt (3–10 s of the voice to clone)", "continuation": "Clip to continue",
-                 "melody": "Melody clip"}
+# short labels: a long one runs under the audio input's corner buttons once a clip is loaded
+PROMPT_LABELS = {"tts": "Voice prompt", "continuation": "Clip to continue", "melody": "Melody clip"}
+EXAMPLE_VOICE = "speech_arctic_a0007.wav"
+EXAMPLE_TRANSCRIPT = "And you always want to see it in the superlative degree."  # CMU ARCTIC arctic_a0007
 EXAMPLE_TEXT = {"tts": "The quick brown fox jumps over the lazy dog.",
                 "speech": "Hello! This is a codec language model.",
                 "music": "lo-fi hip hop beat with a mellow piano", "melody": "an upbeat orchestral arrangement",
@@ -37,22 +41,35 @@ def model_choices(task: str) -> list[tuple[str, str]]:
     return [(f"{info.name} · {info.codec_id}", info.id) for info in models_for(task)]
 
 
-def model_card(info: LMInfo, seconds: float) -> str:
-    """What the model speaks, what it needs, and the expected wait on this machine."""
+def weights_state(info: LMInfo) -> str:
+    """random (test weights), downloaded, or not here yet; a stat call, no model import."""
     from .. import weights
     from ..lms import weight_spec
 
     path = weight_spec(info.id).path
-    status = ("⚠️ random test weights: output is noise, timings are real" if path.exists() and weights.is_random(path)
-              else "downloaded" if path.exists() else f"downloaded on first use (`codec-arena download {info.id}`)")
+    return "random" if path.exists() and weights.is_random(path) else "downloaded" if path.exists() else "missing"
+
+
+def model_card(info: LMInfo, seconds: float) -> str:
+    """One line: the codec the model speaks, the expected wait here, and whether its weights are real; the
+    rest is in `model_details`, so the inputs and Generate stay on the first screen."""
     wait = estimate_seconds(info.id, seconds)
-    device = pick_device()
-    wait_line = (f"On this machine's CPU expect about **{wait:.0f} s** for {seconds:g} s of audio."
-                 if wait is not None else f"Runs on **{device}**.")
-    return (f"**{info.name}** speaks **{info.codec_id}** tokens ({info.codebooks} codebooks, "
-            f"{info.codec_kbps:g} kbps) · {info.architecture} · {info.parameters} parameters · {info.licence}  \n"
-            f"Conditioning: {info.conditioning}. Hardware: {info.hardware or 'CPU or GPU'}. Weights: {status}.  \n"
-            f"{wait_line}")
+    when = (f"about **{wait:.0f} s** on this CPU for {seconds:g} s" if wait is not None
+            else f"runs on **{md(pick_device())}**")
+    weights = {"random": "⚠️ random test weights: noise", "downloaded": "weights here",
+               "missing": "weights download on first use"}[weights_state(info)]
+    return (f"**{md(info.name)}** speaks {code(info.codec_id)} ({info.codebooks} codebooks, {info.codec_kbps:g} kbps)"
+            f" · {when} · {weights}")
+
+
+def model_details(info: LMInfo) -> str:
+    """The rest of the model card: how it works, what it needs, its licence and weights."""
+    status = {"random": "random test weights: the output is noise, the timings are real", "downloaded": "downloaded",
+              "missing": f"downloaded on first use ({code(f'codec-arena download {info.id}')})"}[weights_state(info)]
+    return "\n".join([f"- **How:** {md(info.architecture)}", f"- **Size:** {md(info.parameters)} parameters",
+                      f"- **Conditioning:** {md(info.conditioning)}",
+                      f"- **Hardware:** {md(info.hardware or 'CPU or GPU')}", f"- **Licence:** {md(info.licence)}",
+                      f"- **Weights:** {status}"])
 
 
 def describe(result, info: LMInfo) -> str:
@@ -62,15 +79,15 @@ def describe(result, info: LMInfo) -> str:
         lines.append("> ⚠️ **Random test weights.** This model's checkpoint was written by the test helper: the "
                      "audio is noise, not a quality result. Timings are real.\n")
     lines += [
-        f"**{info.name}** wrote **{s['tokens']} tokens** ({s['codebooks']} codebooks × {s['frames']} frames of "
-        f"`{s['codec']}`) → {s['seconds']:g} s at {s['sample_rate']} Hz",
+        f"**{md(info.name)}** wrote **{s['tokens']} tokens** ({s['codebooks']} codebooks × {s['frames']} frames of "
+        f"{code(s['codec'])}) → {s['seconds']:g} s at {s['sample_rate']} Hz",
         "",
         "| load | generate | decode | tokens/s | real-time factor | device |",
         "|---|---|---|---|---|---|",
         f"| {s['load_s']:.2f} s | {s['generate_s']:.2f} s | {s['decode_s']:.2f} s | {s['tokens_per_s']:.1f} "
-        f"| {s['real_time_factor']:.2f} | {s['device']} |",
+        f"| {s['real_time_factor']:.2f} | {md(s['device'])} |",
     ]
-    lines += [f"- {note}" for note in result.notes]
+    lines += [f"- {md(note)}" for note in result.notes]
     return "\n".join(lines)
 
 
@@ -82,8 +99,8 @@ def resynthesise(prompt, info: LMInfo):
     try:
         result = roundtrip(prompt, info.codec_id, info.codec_kbps)
     except CodecArenaError as exc:
-        return None, f"(The prompt could not be resynthesised through {info.codec_id}: {exc})"
-    note = f"The prompt through **{info.codec_id}** at {result.bitrate_kbps:.3g} kbps: the ceiling of what the " \
+        return None, f"(The prompt could not be resynthesised through {code(info.codec_id)}: {md(exc)})"
+    note = f"The prompt through {code(info.codec_id)} at {result.bitrate_kbps:.3g} kbps: the ceiling of what the " \
            "model's tokens can sound like."
     if result.random_weights:
         note += " ⚠️ random test weights for this codec: noise."
@@ -113,7 +130,21 @@ def run(task: str, model_id: str, text: str, prompt_path: str | None, prompt_tex
     tokens = out / f"{model_id}-tokens.npz"
     tokens.write_bytes(result.codes.to_npz())
     summary = describe(result, info) + (f"\n\n{note}" if note else "")
-    return as_gradio_audio(result.audio), grid, resynth, summary, [str(wav), str(tokens)]
+    # the prompt's player only when there was a prompt (text-to-music has none), the downloads once there are some;
+    # shown through their columns, so API callers get plain values
+    return (as_gradio_audio(result.audio), grid, resynth, summary, [str(wav), str(tokens)],
+            gr.Column(visible=resynth is not None), gr.Column(visible=True))
+
+
+def use_example_voice() -> tuple[str, str]:
+    """The shipped CMU ARCTIC clip and its transcript, copied to the temporary folder (which Gradio serves
+    wherever the app was started from)."""
+    folder = OUTPUT_ROOT / "examples"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / EXAMPLE_VOICE
+    if not target.exists():
+        shutil.copyfile(ASSETS / EXAMPLE_VOICE, target)
+    return str(target), EXAMPLE_TRANSCRIPT
 
 
 def on_task(task: str):
@@ -124,17 +155,20 @@ def on_task(task: str):
 
 
 def on_model(task: str, model_id: str | None, seconds: float):
+    """The card, and the inputs this task and model take: card, details, prompt, transcript, voice, length,
+    and the example-voice row (zero-shot TTS only)."""
     if not model_id:
-        return gr.Markdown(""), gr.Audio(visible=False), gr.Textbox(visible=False), gr.Dropdown(visible=False), \
-            gr.Slider()
+        return gr.Markdown(""), gr.Markdown(""), gr.Audio(), gr.Textbox(visible=False), \
+            gr.Dropdown(visible=False), gr.Slider(), gr.Row(visible=False), gr.Column(visible=False)
     info = lm_info(model_id)
     wants_prompt = task in PROMPT_LABELS
-    return (gr.Markdown(model_card(info, seconds)),
-            gr.Audio(visible=wants_prompt, label=PROMPT_LABELS.get(task, "Prompt")),
+    return (gr.Markdown(model_card(info, seconds)), gr.Markdown(model_details(info)),
+            gr.Audio(label=PROMPT_LABELS.get(task, "Prompt")),
             gr.Textbox(visible=wants_prompt and task == "tts" and info.needs_prompt_text),
             gr.Dropdown(visible=bool(info.speakers), choices=[("none", ""), *[(s, s) for s in info.speakers]],
                         value=""),
-            gr.Slider(maximum=info.max_seconds, value=min(seconds, info.max_seconds)))
+            gr.Slider(maximum=info.max_seconds, value=min(seconds, info.max_seconds)),
+            gr.Row(visible=task == "tts"), gr.Column(visible=wants_prompt))
 
 
 def open_model(model_id: str):
@@ -150,24 +184,18 @@ def build(tabs):
     model here (the Overview's LM table)."""
     first_task = tasks_here()[0] if tasks_here() else "tts"
     first = models_for(first_task)[0] if models_for(first_task) else None
-    gr.Markdown("Codec language models write codec tokens; a codec turns them into audio. Pick a task, then a "
-                "model. The token grid shows what the model generated; the prompt played through the same codec "
-                "shows what the codec alone can do.")
+    gr.Markdown("Codec language models write codec tokens, and a codec turns them into audio: pick a task and a "
+                "model, give it text (and a prompt), then **Generate**.")
     with gr.Row():
-        with gr.Column(scale=1):
+        with gr.Column(scale=1, min_width=280):  # what to run
             task = gr.Radio(label="Task", choices=[(TASKS[t], t) for t in tasks_here()], value=first_task)
             # choices follow the task in the page; API callers may name any model, which the registry
             # checks against the task with a clear message
             model = gr.Dropdown(label="Model", choices=model_choices(first_task), value=first.id if first else None,
                                 allow_custom_value=True)
-            card = gr.Markdown(model_card(first, 5.0) if first else "")
-            text = gr.Textbox(label=TEXT_LABELS[first_task], value=EXAMPLE_TEXT[first_task], lines=2)
-            prompt = gr.Audio(label=PROMPT_LABELS.get(first_task, "Prompt"), sources=["upload", "microphone"],
-                              type="filepath", visible=first_task in PROMPT_LABELS)
-            prompt_text = gr.Textbox(label="Transcript of the voice prompt", lines=1,
-                                     visible=bool(first and first.needs_prompt_text and first_task == "tts"))
-            speaker = gr.Dropdown(label="Voice", choices=[("none", "")], value="", visible=False,
-                                  allow_custom_value=True)
+            card = gr.Markdown(model_card(first, 5.0) if first else "", elem_id="ca-lm-card")
+            with gr.Accordion("About this model", open=False):
+                details = gr.Markdown(model_details(first) if first else "")
             with gr.Accordion("Generation settings", open=False):
                 seconds = gr.Slider(0.5, first.max_seconds if first else 30, value=5, step=0.5,
                                     label="Max seconds to generate")
@@ -175,20 +203,38 @@ def build(tabs):
                 top_k = gr.Slider(0, 500, value=50, step=1, label="Top-k (0 = off)")
                 top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p (1 = off)")
                 seed = gr.Number(value=0, precision=0, label="Seed")
+        with gr.Column(scale=1, min_width=280):  # what to say, and in which voice
+            text = gr.Textbox(label=TEXT_LABELS[first_task], value=EXAMPLE_TEXT[first_task], lines=2)
+            with gr.Column(visible=first_task in PROMPT_LABELS) as prompt_box:  # any file, or a recording
+                prompt = clip_input(label=PROMPT_LABELS.get(first_task, "Prompt"), examples=False, compact=True)
+            with gr.Row(visible=first_task == "tts", equal_height=True) as example_row:
+                example = gr.Button("Use the example voice", size="sm", scale=0, min_width=170)
+                gr.Markdown("3–10 s of the voice to clone", elem_classes="ca-hint")
+            prompt_text = gr.Textbox(label="Transcript of the voice prompt", lines=1,
+                                     visible=bool(first and first.needs_prompt_text and first_task == "tts"))
+            speaker = gr.Dropdown(label="Voice", choices=[("none", "")], value="", visible=False,
+                                  allow_custom_value=True)
             go = gr.Button("Generate", variant="primary")
         with gr.Column(scale=2):
-            summary = gr.Markdown()
+            summary = gr.Markdown(elem_id="ca-lm-notes")  # the tab's notes: what was generated, or why not
             audio = gr.Audio(label="Generated", interactive=False, buttons=["download"])
             grid = gr.Plot(label="Generated tokens")
-            resynth = gr.Audio(label="Prompt through the same codec", interactive=False)
-            downloads = gr.File(label="Downloads: wav, tokens (.npz)", file_count="multiple")
-    model_outputs = [card, prompt, prompt_text, speaker, seconds]
+            with gr.Column(visible=False) as resynth_box:
+                resynth = gr.Audio(label="Prompt through the same codec (what the codec alone can do)",
+                                   interactive=False)
+            with gr.Column(visible=False) as downloads_box:
+                downloads = gr.File(label="Downloads: wav, tokens (.npz)", file_count="multiple")
+    model_outputs = [card, details, prompt, prompt_text, speaker, seconds, example_row, prompt_box]
     task.input(on_task, inputs=task, outputs=[model, text, *model_outputs], api_visibility="private")
     model.change(on_model, inputs=[task, model, seconds], outputs=model_outputs, api_visibility="private")
     seconds.release(lambda m, s: gr.Markdown(model_card(lm_info(m), s)) if m else gr.Markdown(),
                     inputs=[model, seconds], outputs=card, api_visibility="private")
-    go.click(run, inputs=[task, model, text, prompt, prompt_text, speaker, seconds, temperature, top_k, top_p, seed],
-             outputs=[audio, grid, resynth, summary, downloads], api_name="generate")
+    example.click(use_example_voice, outputs=[prompt, prompt_text], api_visibility="private")
+    event = go.click(run, inputs=[task, model, text, prompt, prompt_text, speaker, seconds, temperature, top_k, top_p,
+                                  seed],
+                     outputs=[audio, grid, resynth, summary, downloads, resynth_box, downloads_box],
+                     api_name="generate")
+    show_reason(event, summary, [audio, grid, resynth, downloads])
 
     def opener(table) -> None:
         @user_errors("opening the model")

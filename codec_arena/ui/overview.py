@@ -19,8 +19,11 @@ DEFAULT_EXAMPLE = "speech_arctic_a0007.wav"
 SURVEY_FAMILIES = ("EnCodec", "DAC", "SpeechTokenizer", "HiFi-Codec (AcademiCodec)", "AudioDec", "FunCodec")
 GROUPS = ("The six open-source codecs the survey analyses", "Codecs people compare them with today",
           "Classical references")
-COLUMNS = ("Codec", "Quantizer", "Codebooks", "Frame rate", "Sample rate", "Bitrates (kbps)", "Domain",
-           "Discriminators", "Training data", "Licence", "Paper", "Weights")
+# what the table shows as columns; Discriminators, Training data and the notes go in a line under each codec,
+# so the table reads at 1440 px without scrolling sideways (the API rows keep every field)
+COLUMNS = ("Codec", "Quantizer", "Codebooks", "Frame rate", "Sample rate", "Bitrates (kbps)", "Domain", "Licence",
+           "Paper", "Weights")
+DETAILS = ("Training data", "Discriminators")
 
 
 def weights_status(info: CodecInfo) -> str:
@@ -61,32 +64,42 @@ def group(entry: dict[str, Any]) -> str:
     return GROUPS[0] if entry["Family"] in SURVEY_FAMILIES else GROUPS[1]
 
 
+def details(entry: dict[str, Any]) -> str:
+    """The codec's less-asked facts, folded under its name: notes, training data, discriminators, sources."""
+    lines = [escape(entry["Notes"])] if entry["Notes"] else []
+    lines += [f"<b>{escape(name)}:</b> {escape(str(entry[name]))}" for name in DETAILS if entry[name] != "—"]
+    if entry["Sources"]:
+        lines.append(f'<span title="{escape(entry["Sources"])}"><u>sources</u></span>')
+    if not lines:
+        return ""
+    return f'<details><summary>more</summary><small>{"<br>".join(lines)}</small></details>'
+
+
 def table_html(entries: list[dict[str, Any]]) -> str:
     body = []
     current = None
     for entry in sorted(entries, key=lambda e: GROUPS.index(group(e))):  # stable: registry order within a group
         if group(entry) != current:
             current = group(entry)
-            body.append(f'<tr class="ca-group"><td colspan="{len(COLUMNS) + 1}">{escape(current)}</td></tr>')
+            body.append(f'<tr class="ca-group"><td colspan="{len(COLUMNS)}"><span>{escape(current)}</span></td></tr>')
         codec = escape(entry["Codec"])
-        cells = [f'<td><button class="ca-open" data-codec="{codec}" title="Open {codec} in Compare">'
-                 f"▶ Compare</button></td>",
-                 f'<td><b>{escape(entry["Family"])}</b><br><code>{codec}</code>'
-                 + (f'<br><small>{escape(entry["Notes"])}</small>' if entry["Notes"] else "") + "</td>"]
+        cells = [f'<td class="ca-codec"><b>{escape(entry["Family"])}</b><br><code>{codec}</code><br>'
+                 f'<button class="ca-open" data-codec="{codec}" title="Open {codec} in Compare">▶ Compare</button>'
+                 f"{details(entry)}</td>"]
         for column in COLUMNS[1:]:
             value = escape(str(entry[column]))
             if column == "Paper" and entry["Code"]:
                 value += f'<br><a href="{escape(entry["Code"])}" target="_blank" rel="noopener">code</a>'
-            if column == "Training data" and entry["Sources"]:
-                value += f'<br><small title="{escape(entry["Sources"])}"><u>sources</u></small>'
             cells.append(f"<td>{value}</td>")
         body.append(f'<tr data-codec="{codec}">{"".join(cells)}</tr>')
-    return scrolling_table(COLUMNS, body)
+    return scrolling_table(COLUMNS, body, "ca-codecs", button_column=False)
 
 
-def scrolling_table(columns: tuple[str, ...], rows: list[str], extra_class: str = "") -> str:
-    """The Overview's table frame: a first, unlabelled column for the buttons, sticky headers, scrolling."""
-    head = "".join(f"<th>{escape(c)}</th>" for c in ("", *columns))
+def scrolling_table(columns: tuple[str, ...], rows: list[str], extra_class: str = "",
+                    button_column: bool = True) -> str:
+    """The Overview's table frame: sticky headers, scrolling inside its frame (with the first column kept in
+    view on a narrow screen); `button_column` adds a first, unlabelled column for the buttons."""
+    head = "".join(f"<th>{escape(c)}</th>" for c in (("", *columns) if button_column else columns))
     return (f'<div class="ca-overview-wrap"><table class="ca-overview {extra_class}"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>')
 
@@ -99,15 +112,28 @@ element.addEventListener('click', (event) => {
 });
 """
 OVERVIEW_CSS = """
-.ca-overview-wrap { overflow: auto; max-height: 78vh; }
-.ca-overview { border-collapse: collapse; font-size: 0.8em; min-width: 1500px; }
+.ca-overview-wrap { overflow: auto; max-height: 78vh; padding: 0; margin: 0; }
+.ca-overview { border-collapse: collapse; border: none; font-size: 0.8em; width: 100%; margin: 0; }
+.ca-overview tr { border: none; }
+.ca-overview tr.ca-group td span { position: sticky; left: 6px; }  /* the group's title stays in view */
 .ca-overview tr.ca-group td { font-weight: 600; font-size: 1.1em; background: var(--background-fill-secondary); }
 .ca-overview td small { color: var(--body-text-color-subdued); }
-.ca-overview th, .ca-overview td { border-bottom: 1px solid var(--border-color-primary); padding: 4px 6px;
-  text-align: left; vertical-align: top; }
-.ca-overview th { position: sticky; top: 0; background: var(--background-fill-secondary); }
+.ca-overview th, .ca-overview td { border: none; border-bottom: 1px solid var(--border-color-primary);
+  padding: 4px 6px; text-align: left; vertical-align: top; }
+.ca-overview th { position: sticky; top: 0; z-index: 2; background: var(--background-fill-secondary); }
+.ca-overview td.ca-codec { min-width: 11em; background: var(--background-fill-primary); }
+.ca-overview td.ca-codec code { font-size: 0.95em; overflow-wrap: anywhere; }
+.ca-overview details summary { cursor: pointer; color: var(--body-text-color-subdued); font-size: 0.9em; }
+.ca-overview details small { display: block; max-width: 24em; }
+@media (max-width: 800px) {
+  .ca-overview { min-width: 760px; }
+  .ca-overview.ca-codecs td.ca-codec, .ca-overview.ca-codecs th:first-child { position: sticky; left: 0;
+    z-index: 1; min-width: 9em; max-width: 9em; box-shadow: 1px 0 0 var(--border-color-primary); }
+  .ca-overview.ca-codecs th:first-child { z-index: 3; }
+}
 .ca-overview button.ca-small { font-size: 0.9em; margin: 1px 0; }
-.ca-overview button.ca-open { white-space: nowrap; cursor: pointer; padding: 2px 8px; border-radius: 6px;
+.ca-overview button.ca-open { white-space: nowrap; cursor: pointer; padding: 1px 8px; border-radius: 6px;
+  font-size: 0.95em; font-weight: 600; margin: 2px 0;
   border: 1px solid var(--button-primary-border-color); background: var(--button-primary-background-fill);
   color: var(--button-primary-text-color); }
 """
@@ -156,11 +182,13 @@ def build(tab, compare_clip, compare_points, tabs, then_compare, open_lm) -> Non
     """`then_compare(event)` chains the Compare tab's run after the switch, so the codec plays at once;
     `open_lm(table)` wires the LM table's buttons to the Codec LM tab."""
     from ..lms import catalogue
-    from .errors import user_errors
+    from .errors import show_reason, user_errors
 
     gr.Markdown("### Codecs\nThe codecs of the survey and the ones people compare them with today, from each "
-                "codec's own facts (hover *sources* for where they come from). **▶ Compare** opens a codec in "
-                "the Compare tab on your clip, or on an example if you have none yet.")
+                "codec's own facts (**more** under a codec: its training data, discriminators, and *sources* to hover "
+                "for where the facts come from). **▶ Compare** opens a codec in the Compare tab on your clip, or on an "
+                "example if you have none yet.")
+    notes = gr.Markdown(elem_id="ca-overview-notes")  # the tab's notes: a refused request's reason
     table = gr.HTML(value=table_html(rows()), js_on_load=OPEN_JS, css_template=OVERVIEW_CSS,
                     elem_id="ca-overview", padding=False)
 
@@ -171,6 +199,7 @@ def build(tab, compare_clip, compare_points, tabs, then_compare, open_lm) -> Non
 
     event = table.click(on_open, inputs=[compare_clip, compare_points], outputs=[tabs, compare_points, compare_clip],
                         api_visibility="private")
+    show_reason(event, notes, [])
     then_compare(event)
     gr.Markdown("### Codec language models\nModels that write codec tokens: the survey's (runnable here or as a "
                 "card saying why not) and later ones. **▶ Try** opens a model in the Codec LM tab.")

@@ -9,8 +9,9 @@ from ..codecs import CodecInfo, codec_info, list_codecs
 from ..errors import RequestError
 from ..models import gpu
 from ..roundtrip import RoundTrip, roundtrip
-from .errors import user_errors
+from .errors import show_reason, user_errors
 from .inputs import clip_input, load_clip
+from .text import code, md
 
 DEFAULT_CODEC = "encodec_24khz"
 
@@ -39,7 +40,8 @@ def describe(result: RoundTrip) -> str:
     tokens = (f"{codes.codebooks} codebooks × {codes.frames} frames at {result.info.frame_rate:.2f} Hz "
               f"(operating point {codes.nominal_kbps:.3g} kbps)" if codes else "byte payload (classical codec)")
     lines += [
-        f"**{result.info.family}** `{result.info.id}` · measured bitrate **{s['bitrate_kbps']:g} kbps** · {tokens}",
+        f"**{md(result.info.family)}** {code(result.info.id)} · measured bitrate **{s['bitrate_kbps']:g} kbps** · "
+        f"{tokens}",
         "",
         "| load | encode | decode | real-time factor | memory used (peak) | device |",
         "|---|---|---|---|---|---|",
@@ -81,7 +83,8 @@ def on_codec_change(codec_id: str):
     return gr.Dropdown(choices=bitrate_choices(info), value=float(info.default_bitrate))
 
 
-def build() -> None:
+def build():
+    """The tab's widgets; returns its clip input (the app shares one clip across tabs)."""
     import gradio as gr
 
     infos = list_codecs()
@@ -104,5 +107,7 @@ def build() -> None:
             gr.Markdown("**Spectrograms** (log frequency, one colour scale for both)")
             spectrograms = gr.Plot(show_label=False)
     codec.change(on_codec_change, inputs=codec, outputs=bitrate, api_visibility="private")
-    go.click(run, inputs=[clip, codec, bitrate], outputs=[original, reconstruction, spectrograms, summary],
-             api_name="roundtrip")
+    event = go.click(run, inputs=[clip, codec, bitrate], outputs=[original, reconstruction, spectrograms, summary],
+                     api_name="roundtrip")
+    show_reason(event, summary, [original, reconstruction, spectrograms])
+    return clip

@@ -3,16 +3,22 @@ codebooks of a residual stack, k = 1 … n) to hear what each stage adds."""
 
 from __future__ import annotations
 
+import gradio as gr
 import numpy as np
 
 from ..codecs import get_codec
 from ..compare import Comparison, Entry
 from ..errors import RequestError
 from ..models import gpu
-from .errors import user_errors
+from .errors import show_reason, user_errors
 from .player import PLAYER_CSS, PLAYER_JS, player_html
+from .text import code
 
 MAX_STAGES = 9  # keys 1–9 in the player (0 is the original)
+EMPTY = ("Nothing to show yet: run a comparison with a neural codec (EnCodec, DAC, …) in the **Compare** tab, then "
+         "come back here.")
+READY = "Pick a reconstruction, then **Show token usage** or **Progressive decoding**."
+EMPTY_HTML = "<p>Nothing to decode yet: run a comparison with a neural codec in the Compare tab first.</p>"
 
 
 def neural_entries(state: Comparison | None) -> list[Entry]:
@@ -20,17 +26,17 @@ def neural_entries(state: Comparison | None) -> list[Entry]:
 
 
 def choices(state: Comparison | None):
-    import gradio as gr
-
+    """The reconstructions to pick from, and the buttons on only when there is one: an empty state says what
+    to do instead of failing."""
     names = [str(e.point) for e in neural_entries(state)]
-    return gr.Dropdown(choices=names, value=names[0] if names else None)
+    ready = bool(names)
+    return (gr.Dropdown(choices=names, value=names[0] if names else None, interactive=ready),
+            gr.Button(interactive=ready), gr.Button(interactive=ready), gr.Markdown(READY if ready else EMPTY))
 
 
-def _entry(state: Comparison | None, name: str | None):
+def _entry(state: Comparison | None, name: str | None) -> Entry | None:
     entries = neural_entries(state)
-    if not entries:
-        raise RequestError("Run a comparison with at least one neural codec first (Compare tab).")
-    return next((e for e in entries if str(e.point) == name), entries[0])
+    return next((e for e in entries if str(e.point) == name), entries[0]) if entries else None
 
 
 @user_errors("analysing tokens")
@@ -39,16 +45,18 @@ def show_usage(state: Comparison | None, name: str | None):
     from ..analysis.tokens import usage
 
     entry = _entry(state, name)
+    if entry is None:  # only an API caller gets here: the page keeps the button off until there is an entry
+        return None, None, None, [], EMPTY, gr.Column(visible=False)
     codes = entry.result.codes
     report = usage(codes)
     rows = [[r["codebook"], r["used"], r["utilisation"], r["entropy_bits"], r["perplexity"]] for r in report.summary()]
-    text = (f"**{entry.point}**: {codes.codebooks} codebooks of {codes.codebook_size} codes × {codes.frames} "
+    text = (f"{code(entry.point)}: {codes.codebooks} codebooks of {codes.codebook_size} codes × {codes.frames} "
             f"frames · {report.tokens_per_second:.0f} tokens/s · {codes.bitrate_kbps:.3g} kbps")
     if entry.result.random_weights:
         text = ("> ⚠️ **Random test weights**: these tokens come from an untrained model; the plots show how the "
                 "tools work, not how the codec uses its codebooks.\n\n" + text)
     return (codebook_usage_figure(report), utilisation_figure(report),
-            token_heatmap(codes.tokens, codes.frame_rate), rows, text)
+            token_heatmap(codes.tokens, codes.frame_rate), rows, text, gr.Column(visible=True))
 
 
 def stages(n: int) -> list[int]:
@@ -60,10 +68,13 @@ def stages(n: int) -> list[int]:
 
 @user_errors("decoding progressively")
 @gpu(duration=180)
-def progressive(state: Comparison | None, name: str | None):
+def progressive(state: Comparison | None, name: str | None, progress=gr.Progress()):
+    """Decode with the first k codebooks, k = 1 … n, a progress step per k (each is a full decode)."""
     from ..analysis.plots import spectrogram_grid
 
     entry = _entry(state, name)
+    if entry is None:  # only an API caller gets here, as in show_usage
+        return EMPTY_HTML, None, gr.Column(visible=False)
     codes, info = entry.result.codes, entry.result.info
     if not info.progressive:
         raise RequestError(f"{info.id} has no residual stack to peel ({info.quantizer}, {info.max_codebooks} "
@@ -71,32 +82,40 @@ def progressive(state: Comparison | None, name: str | None):
     if codes.codebooks == 1:
         raise RequestError(f"{entry.point} uses one codebook: choose a higher bitrate to hear codebooks add up.")
     codec = get_codec(entry.point.codec)
-    decoded = [(f"first {k} of {codes.codebooks}", codec.decode(codes.first(k))) for k in stages(codes.codebooks)]
+    ks, n = stages(codes.codebooks), codes.codebooks
+    decoded = []
+    for i, k in enumerate(ks):
+        progress(i / len(ks), desc=f"decoding with the first {k} of {n} codebooks")
+        decoded.append((f"first {k} of {n}", codec.decode(codes.first(k))))
     original = entry.result.input
     return (player_html([("original", original)] + decoded, title="Progressive decoding"),
-            spectrogram_grid(original, decoded))
+            spectrogram_grid(original, decoded), gr.Column(visible=True))
 
 
 def build(state) -> None:
-    import gradio as gr
-
+    """Before a comparison with a neural codec the tab says what to do and its buttons are off; the results
+    appear when they hold something."""
     gr.Markdown("Pick a reconstruction from your last comparison (neural codecs only: classical codecs make "
                 "bytes, not tokens).")
     with gr.Row():
-        which = gr.Dropdown(label="Reconstruction", choices=[], allow_custom_value=True)
-        refresh = gr.Button("Show token usage", variant="primary")
-        prog = gr.Button("Progressive decoding")
-    summary = gr.Markdown()
-    with gr.Row():
-        usage_plot = gr.Plot(label="Code usage")
-        util_plot = gr.Plot(label="Utilisation and entropy")
-    heatmap = gr.Plot(label="Token heatmap")
-    stats = gr.Dataframe(headers=["codebook", "codes used", "utilisation", "entropy (bits)", "perplexity"],
-                         interactive=False)
+        which = gr.Dropdown(label="Reconstruction", choices=[], allow_custom_value=True, interactive=False)
+        refresh = gr.Button("Show token usage", variant="primary", interactive=False)
+        prog = gr.Button("Progressive decoding", interactive=False)
+    summary = gr.Markdown(EMPTY, elem_id="ca-tokens-notes")  # the tab's notes: guidance, summaries, refusals
+    with gr.Column(visible=False) as usage_box:
+        with gr.Row():
+            usage_plot = gr.Plot(label="Code usage")
+            util_plot = gr.Plot(label="Utilisation and entropy")
+        heatmap = gr.Plot(label="Token heatmap")
+        stats = gr.Dataframe(headers=["codebook", "codes used", "utilisation", "entropy (bits)", "perplexity"],
+                             interactive=False)
     player = gr.HTML(value="", js_on_load=PLAYER_JS, css_template=PLAYER_CSS)
-    gr.Markdown("**What each residual stage adds** (spectrograms, and differences from the original)")
-    grid = gr.Plot(show_label=False)
-    state.change(choices, inputs=state, outputs=which, api_visibility="private")
-    refresh.click(show_usage, inputs=[state, which], outputs=[usage_plot, util_plot, heatmap, stats, summary],
-                  api_name="tokens")
-    prog.click(progressive, inputs=[state, which], outputs=[player, grid], api_name="progressive")
+    with gr.Column(visible=False) as stages_box:
+        gr.Markdown("**What each residual stage adds** (spectrograms, and differences from the original)")
+        grid = gr.Plot(show_label=False)
+    state.change(choices, inputs=state, outputs=[which, refresh, prog, summary], api_visibility="private")
+    shown = refresh.click(show_usage, inputs=[state, which],
+                          outputs=[usage_plot, util_plot, heatmap, stats, summary, usage_box], api_name="tokens")
+    show_reason(shown, summary, [usage_plot, util_plot, heatmap, stats])
+    decoded = prog.click(progressive, inputs=[state, which], outputs=[player, grid, stages_box], api_name="progressive")
+    show_reason(decoded, summary, [player, grid])

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -51,7 +52,14 @@ def drag(page, start: tuple[float, float], end: tuple[float, float], steps: int 
 
 def open_tab(page, name: str):
     """Click a tab (Gradio renders each label twice, so go by role) and return its panel."""
-    page.locator("[role=tab]", has_text=name).first.click()
+    page.locator("[role=tab]:visible").first.wait_for()  # the tab bar is laid out (overflow measured)
+    page.wait_for_timeout(200)
+    tab = page.locator("[role=tab]:visible", has_text=name).first
+    if tab.count():
+        tab.click()
+    else:  # a narrow screen folds the tabs that do not fit into Gradio's "More tabs" menu
+        page.locator("button[aria-label='More tabs']:visible").first.click()
+        page.locator(".overflow-dropdown button:visible", has_text=name).first.click()
     panel = page.locator(f"#tab-{name.lower().replace(' ', '')}")
     panel.wait_for()
     return panel
@@ -65,11 +73,30 @@ def choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option).first.click()
 
 
+def pick_points(page, scope, points: list[str], label: str = "Codecs @ kbps") -> None:
+    """Empty the operating-point picker in `scope` (labelled starting with `label`), then choose `points`."""
+    box = scope.get_by_label(re.compile("^" + re.escape(label)))
+    while scope.locator(".token-remove").count():
+        scope.locator(".token-remove").first.click()
+    for point in points:
+        box.click()
+        box.fill(point)
+        page.get_by_role("option", name=point, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def upload_clip(scope, path: Path) -> None:
+    """Drop `path` on the clip's upload box inside `scope` (a tab's panel) and wait until it is the clip."""
+    box = ".ca-upload input[type=file], input[type=file][data-testid$='-upload-button']"  # drop zone or button
+    scope.locator(box).first.set_input_files(str(path))
+    scope.locator(".ca-clip-note").first.get_by_text(f"Loaded {Path(path).name}").wait_for(timeout=30_000)
+
+
 def roundtrip_in_browser(page, url: str, clip: Path, codec_label: str, screenshot: Path | None = None) -> str:
     """Upload `clip`, pick the codec, run; returns the summary text shown."""
     page.goto(url)
     tab = open_tab(page, "Round trip")
-    tab.locator("input[type=file]").first.set_input_files(str(clip))
+    upload_clip(tab, clip)
     choose(page, "Codec", codec_label)
     page.wait_for_timeout(500)  # the bitrate list follows the codec
     tab.get_by_role("button", name="Encode → decode").click()

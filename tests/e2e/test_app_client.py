@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -14,7 +16,7 @@ pytestmark = pytest.mark.e2e
 def client(app_url):
     from gradio_client import Client
 
-    return Client(app_url, verbose=False)
+    return Client(app_url, verbose=False, analytics_enabled=False)
 
 
 def test_roundtrip_endpoint_is_listed(client):
@@ -59,3 +61,19 @@ def test_example_clip_through_the_api(client):
     _, reconstruction, _, summary = client.predict(
         handle_file(str(ROOT / "assets" / "music_fluidsynth_44k.flac")), "mp3", 128.0, api_name="/roundtrip")
     assert sf.info(reconstruction).channels == 2 and "MP3" in summary
+
+
+def test_a_refused_upload_is_one_line_on_the_server_console(client, app_server, tmp_path):
+    """An ordinary user error is not a crash: one log line with the reason, no traceback."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    log = app_server[1]
+    junk = tmp_path / "notes.wav"
+    junk.write_bytes(b"not audio at all\n" * 100)
+    before = log.read_text().splitlines()
+    with pytest.raises(AppError, match="not audio we can read"):
+        client.predict(handle_file(str(junk)), "opus", 24.0, api_name="/roundtrip")
+    time.sleep(0.5)  # the server writes its line as the call returns
+    new = log.read_text().splitlines()[len(before):]
+    assert len(new) == 1 and "refused" in new[0] and "not audio we can read" in new[0], new

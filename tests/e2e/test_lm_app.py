@@ -3,11 +3,12 @@ overview, and a visitor generating in the browser and opening a model from the O
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import soundfile as sf
-from browser import CHROMIUM, browser_page, open_tab
+from browser import CHROMIUM, browser_page, open_tab, upload_clip
 from conftest import ARTIFACTS, ROOT, tone
 
 from codec_arena.codecs.base import Codes
@@ -18,11 +19,17 @@ pytestmark = pytest.mark.e2e
 SPEECH = ROOT / "assets" / "speech_arctic_a0007.wav"
 
 
+def open_app(page, url: str) -> None:
+    """Load the app and wait until its tabs are drawn (tab helpers look for visible tabs)."""
+    page.goto(url)
+    page.locator("[role=tab]:visible", has_text="Compare").first.wait_for()
+
+
 @pytest.fixture(scope="module")
 def client(app_url):
     from gradio_client import Client
 
-    return Client(app_url, verbose=False)
+    return Client(app_url, verbose=False, analytics_enabled=False)
 
 
 def settings(seconds: float = 0.5, seed: int = 0) -> list:
@@ -78,10 +85,10 @@ def test_lm_overview_lists_runnable_models_and_cards(client):
 def test_visitor_generates_speech_and_opens_a_model_from_the_overview(app_url):
     tts = next(i for i in list_lms() if i.does("tts"))
     with browser_page() as page:
-        page.goto(app_url)
+        open_app(page, app_url)
         tab = open_tab(page, "Codec LM")
         tab.get_by_text(f"{tts.name} speaks").first.wait_for()
-        tab.locator("input[type=file]").first.set_input_files(str(SPEECH))
+        upload_clip(tab, SPEECH)
         tab.get_by_label("Transcript of the voice prompt").fill("Will we ever forget it.")
         tab.get_by_role("button", name="Generate").click()
         tab.get_by_text("tokens/s").first.wait_for(timeout=180_000)
@@ -101,3 +108,66 @@ def test_visitor_generates_speech_and_opens_a_model_from_the_overview(app_url):
         page.locator("#tab-codeclm").get_by_text(f"{music.name} speaks").first.wait_for()
         assert page.get_by_label("Model", exact=True).input_value() == f"{music.name} · {music.codec_id}"
         page.screenshot(path=str(ARTIFACTS / "codec-lm-opened.png"), full_page=True)
+
+
+DESKTOP, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
+ARCTIC_A0007 = "And you always want to see it in the superlative degree."
+
+
+def prompt_block(tab):
+    """The voice prompt's audio input (not the transcript's box, whose label also says "voice prompt")."""
+    label = tab.page.locator("[data-testid=block-label]", has_text=re.compile(r"^\s*Voice prompt\s*$"))
+    return tab.locator(".block", has=label).last  # `has` is queried inside each block
+
+
+def prompt_label_is_clear_of_the_icons(tab) -> bool:
+    """The voice prompt's label ends left of the audio input's corner buttons (download, clear, ...)."""
+    block = prompt_block(tab)
+    label = block.locator("[data-testid=block-label]").first.bounding_box()
+    icons = block.locator(".icon-button-wrapper").first.bounding_box()
+    return label["x"] + label["width"] <= icons["x"] or label["y"] + label["height"] <= icons["y"]
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+def test_codec_lm_inputs_fit_the_first_screen_with_the_example_voice(app_url):
+    """At 1440 x 900 the model card is a line, the inputs and Generate are above the fold, the example voice
+    fills the prompt and its transcript, and the prompt's label is not hidden under the audio's icons."""
+    with browser_page(**DESKTOP) as page:
+        open_app(page, app_url)
+        tab = open_tab(page, "Codec LM")
+        tab.get_by_text("speaks").first.wait_for()
+        page.wait_for_timeout(1000)
+        generate = tab.get_by_role("button", name="Generate")
+        box = generate.bounding_box()
+        assert box["y"] + box["height"] <= DESKTOP["height"], box
+        tab.get_by_role("button", name="Use the example voice").click()
+        transcript = tab.get_by_label("Transcript of the voice prompt")
+        page.wait_for_function("(t) => [...document.querySelectorAll('#tab-codeclm textarea, #tab-codeclm input')]"
+                               ".some(e => e.value === t)", arg=ARCTIC_A0007, timeout=15_000)
+        assert transcript.input_value() == ARCTIC_A0007
+        prompt_block(tab).locator(".icon-button-wrapper").first.wait_for(timeout=15_000)  # the clip is loaded
+        page.wait_for_timeout(1000)
+        assert prompt_label_is_clear_of_the_icons(tab)
+        box = generate.bounding_box()
+        assert box["y"] + box["height"] <= DESKTOP["height"], box
+        page.screenshot(path=str(ARTIFACTS / "codec-lm_1440.png"))
+        page.set_viewport_size(PHONE)
+        page.wait_for_timeout(800)
+        assert prompt_label_is_clear_of_the_icons(tab)
+        page.screenshot(path=str(ARTIFACTS / "codec-lm_390.png"), full_page=True)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+def test_text_to_music_shows_no_empty_prompt_player(app_url):
+    with browser_page(**DESKTOP) as page:
+        open_app(page, app_url)
+        tab = open_tab(page, "Codec LM")
+        tab.get_by_text("Text to music").first.click()
+        tab.get_by_text("speaks").first.wait_for()
+        page.wait_for_timeout(800)
+        tab.get_by_role("button", name="Generate").click()
+        tab.get_by_text("tokens/s").first.wait_for(timeout=180_000)
+        page.wait_for_timeout(1000)
+        assert not tab.get_by_text("Prompt through the same codec").is_visible()
+        assert page.locator('#tab-codeclm a[href^="mailto:"]').count() == 0
+        page.screenshot(path=str(ARTIFACTS / "codec-lm_music_1440.png"), full_page=True)

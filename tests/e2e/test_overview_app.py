@@ -13,10 +13,16 @@ from codec_arena.codecs import list_codecs
 pytestmark = pytest.mark.e2e
 
 
+def open_app(page, url: str) -> None:
+    """Load the app and wait until its tabs are drawn (tab helpers look for visible tabs)."""
+    page.goto(url)
+    page.locator("[role=tab]:visible", has_text="Compare").first.wait_for()
+
+
 def test_overview_endpoint_lists_every_codec_with_its_facts(app_url):
     from gradio_client import Client
 
-    rows = Client(app_url, verbose=False).predict(api_name="/overview")
+    rows = Client(app_url, verbose=False, analytics_enabled=False).predict(api_name="/overview")
     assert [row["Codec"] for row in rows] == [info.id for info in list_codecs()]
     dac = next(row for row in rows if row["Codec"] == "dac_44khz")
     assert dac["Frame rate"] == "86.1328 Hz" and dac["Weights"] == "random test weights"
@@ -28,7 +34,7 @@ def test_overview_endpoint_lists_every_codec_with_its_facts(app_url):
 def test_visitor_opens_a_codec_from_the_overview(app_url):
     """No clip yet: the button picks an example, switches to Compare and runs the comparison."""
     with browser_page() as page:
-        page.goto(app_url)
+        open_app(page, app_url)
         overview = open_tab(page, "Overview")
         table = overview.locator("#ca-overview table.ca-overview")
         table.wait_for()
@@ -45,3 +51,34 @@ def test_visitor_opens_a_codec_from_the_overview(app_url):
         sources = player.locator("[data-action=select]").all_inner_texts()
         assert [s.split(" ", 1)[1] for s in sources] == ["original", "dac_16khz@6", "encodec_24khz@6", "opus@24"]
         page.screenshot(path=str(ARTIFACTS / "overview-opened.png"), full_page=True)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+def test_codec_table_reads_at_desktop_and_scrolls_inside_on_a_phone(app_url):
+    """1440 x 900: every column, Licence and Weights included, without horizontal scrolling. 390 x 844: the
+    table scrolls inside its frame with the codec column kept in view, and the page itself does not."""
+    with browser_page(width=1440, height=900) as page:
+        open_app(page, app_url)
+        overview = open_tab(page, "Overview")
+        table = overview.locator("#ca-overview table.ca-overview")
+        table.wait_for()
+        page.wait_for_timeout(500)
+        for name in ("Licence", "Weights"):
+            box = table.locator("th", has_text=name).first.bounding_box()
+            assert box["x"] + box["width"] <= 1440, (name, box)
+        wrap = overview.locator("#ca-overview .ca-overview-wrap")
+        assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+        page.screenshot(path=str(ARTIFACTS / "overview_1440.png"))
+
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(800)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 391  # the page does not scroll
+        assert wrap.evaluate("e => e.scrollWidth > e.clientWidth")  # the table does, inside its frame
+        codec = table.locator('tr[data-codec="dac_16khz"] td').first
+        left = codec.bounding_box()["x"]
+        wrap.evaluate("e => { e.scrollLeft = 300; }")
+        page.wait_for_timeout(300)
+        assert wrap.evaluate("e => e.scrollLeft") > 100
+        assert abs(codec.bounding_box()["x"] - left) < 2  # the codec column is sticky
+        assert "dac_16khz" in codec.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "overview_390.png"))
