@@ -9,9 +9,10 @@ starts on 127.0.0.1 with a fresh data directory and gets the same MUSHRA test: o
 48 kHz stereo (a harmonic tone with noise, generated here), six classical operating points (they need
 no weights), so a trial has ten sources (reference, hidden reference, two anchors, six codecs). Headless
 Chromium opens the participant link, starts, presses Play and waits until every source is decoded;
-Chromium's DevTools network events count every byte received from clicking Start until then. Prints
-the bytes per screen, the ratio, the audio files' sizes (after: equal within the trial) and how often
-each was asked for.
+Chromium's DevTools network events count every byte received from the click until then. Then the page
+is reloaded (a closed tab reopened) and the same trial continued, and counted again. Prints the bytes
+per screen, the ratios, the audio files' sizes (after: equal within the trial) and how often each was
+asked for.
 """
 
 from __future__ import annotations
@@ -57,40 +58,51 @@ def create(url: str, path: Path) -> str:
     return details["participant_link"]
 
 
-def screen_bytes(link: str) -> dict:
-    """Bytes received from pressing Start until every source of the trial is decoded."""
-    from browser import DESKTOP, browser_page
-
+def measured(page, press: str) -> dict:
+    """Bytes received from pressing the button named `press` until every source of the trial is decoded."""
     received: dict[str, int] = defaultdict(int)
     finished: dict[str, int] = {}
     urls: dict[str, str] = {}
-    with browser_page(*DESKTOP, extra_args=["--autoplay-policy=no-user-gesture-required"]) as page:
-        page.goto(link)
-        start = page.get_by_role("button", name="Start", exact=False).first
-        start.wait_for(timeout=60_000)
-        page.wait_for_timeout(1000)
-        cdp = page.context.new_cdp_session(page)
-        cdp.send("Network.enable")
-        cdp.on("Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]))
-        cdp.on("Network.dataReceived", lambda e: received.__setitem__(
-            e["requestId"], received[e["requestId"]] + e["encodedDataLength"]))
-        cdp.on("Network.loadingFinished", lambda e: finished.__setitem__(e["requestId"], e["encodedDataLength"]))
-        start.click()
-        trial = page.locator(".ca-trial")
-        trial.wait_for(timeout=120_000)
-        sources = trial.locator("[data-src]").count()
-        trial.locator(".ca-play").click()
-        page.wait_for_function("() => window.__caPlayers && [...window.__caPlayers.values()].some("
-                               "st => st.buffers && st.buffers.length > 0)", timeout=120_000)
-        page.wait_for_timeout(1500)
-        html = trial.inner_html()
-    total = sum(max(received[r], finished.get(r, 0)) for r in set(received) | set(finished))
-    media = [(urls.get(r, ""), max(received[r], finished.get(r, 0))) for r in set(received) | set(finished)
+    button = page.get_by_role("button", name=press, exact=False).first
+    button.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.on("Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]))
+    cdp.on("Network.dataReceived", lambda e: received.__setitem__(
+        e["requestId"], received[e["requestId"]] + e["encodedDataLength"]))
+    cdp.on("Network.loadingFinished", lambda e: finished.__setitem__(e["requestId"], e["encodedDataLength"]))
+    button.click()
+    trial = page.locator(".ca-trial")
+    trial.wait_for(timeout=120_000)
+    sources = trial.locator("[data-src]").count()
+    trial.locator(".ca-play").click()
+    page.wait_for_function("() => window.__caPlayers && [...window.__caPlayers.values()].some("
+                           "st => st.buffers && st.buffers.length > 0)", timeout=120_000)
+    page.wait_for_timeout(1500)
+    html = trial.inner_html()
+    cdp.detach()
+    requests = set(received) | set(finished)
+    total = sum(max(received[r], finished.get(r, 0)) for r in requests)
+    media = [(urls.get(r, ""), max(received[r], finished.get(r, 0))) for r in requests
              if "/listening/media/" in urls.get(r, "")]
     return {"bytes": total, "sources": sources, "data_urls": html.count("data:audio"), "media": media}
 
 
-def run(root: Path, label: str, args, work: Path) -> dict:
+def screen_bytes(link: str) -> tuple[dict, dict]:
+    """The trial screen on a first visit, then again after the page is reloaded (a closed tab reopened:
+    the participant continues the same trial)."""
+    from browser import DESKTOP, browser_page
+
+    with browser_page(*DESKTOP, extra_args=["--autoplay-policy=no-user-gesture-required"]) as page:
+        page.goto(link)
+        first = measured(page, "Start")
+        page.goto(link)
+        again = measured(page, "Continue")
+    return first, again
+
+
+def run(root: Path, label: str, args, work: Path) -> tuple[dict, dict]:
     data, port = work / f"data-{label}", free_port()
     server = start_app(data, port, work / f"{label}.log", root=root)
     try:
@@ -112,14 +124,16 @@ def main() -> None:
         old = work / "before"
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(old), args.before], cwd=ROOT, check=True)
         try:
-            before = run(old, "before", args, work)
+            before_after = [run(old, "before", args, work)]
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, check=False)
-        after = run(ROOT, "after", args, work)
+        before_after.append(run(ROOT, "after", args, work))
+    (before, before_again), (after, after_again) = before_after
     print(f"MUSHRA trial screen, {args.seconds:g} s of {args.rate / 1000:g} kHz stereo, "
           f"{after['sources']} sources (reference, hidden reference, 2 anchors, {len(POINTS)} codecs):")
     print(f"  before ({args.before}, audio inside the page): {before['bytes'] / 1e6:.1f} MB received, "
-          f"{before['data_urls']} data URLs in the trial's markup")
+          f"{before['data_urls']} data URLs in the trial's markup; the same screen after a reload: "
+          f"{before_again['bytes'] / 1e6:.1f} MB")
     sizes = sorted({size for _, size in after["media"]})
     asked = defaultdict(int)
     for url, _ in after["media"]:
@@ -127,9 +141,11 @@ def main() -> None:
     print(f"  after (files): {after['bytes'] / 1e6:.1f} MB received, of which {len(after['media'])} audio files "
           f"= {sum(s for _, s in after['media']) / 1e6:.1f} MB; file sizes within the trial: "
           f"{', '.join(f'{s:,}' for s in sizes)} bytes; each asked for {max(asked.values(), default=0)} time(s); "
-          f"{after['data_urls']} data URLs in the markup")
-    print(f"  after / before: {after['bytes'] / before['bytes']:.2f}")
-
+          f"{after['data_urls']} data URLs in the markup; the same screen after a reload: "
+          f"{after_again['bytes'] / 1e6:.2f} MB (audio files that came over the network again: "
+          f"{sum(1 for _, size in after_again['media'] if size > 0)} of {len(after_again['media'])})")
+    print(f"  after / before: {after['bytes'] / before['bytes']:.2f} on a first visit, "
+          f"{after_again['bytes'] / before_again['bytes']:.3f} after a reload")
 
 if __name__ == "__main__":
     main()

@@ -196,20 +196,25 @@ def _cmd_download(args: argparse.Namespace) -> None:
 
 def _cmd_listening_create(args: argparse.Namespace) -> None:
     from .listening import api
+    from .ui.sharing import host_of, is_loopback
 
     points = [p for group in args.codec for p in group]
     created = api.create(args.title, args.method, args.clips, points, args.per_participant, not args.no_training,
                          args.instructions or "", args.url,
                          progress=None if args.json else lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr))
+    if created["random_weights"]:
+        print(f"warning: random test weights for {', '.join(created['random_weights'])}: those stimuli are noise",
+              file=sys.stderr)
+    if is_loopback(host_of(created["participant_link"])):
+        print(f"warning: {host_of(created['participant_link'])} in the links means each student's own device; "
+              "serve the app on the network (codec-arena serve --host 0.0.0.0) and pass --url "
+              "http://<this machine's LAN address>:7860", file=sys.stderr)
     if args.json:
         print(json.dumps(created, indent=2))
         return
     print(f"participant link: {created['participant_link']}\nowner link (keep it secret, shown only now): "
           f"{created['owner_link']}\n{created['trials']} trials, {created['trials_each']} per participant, "
           f"loudness {created['loudness_lufs']:g} LUFS")
-    if created["random_weights"]:
-        print(f"warning: random test weights for {', '.join(created['random_weights'])}: those stimuli are noise",
-              file=sys.stderr)
 
 
 def _cmd_listening_results(args: argparse.Namespace) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .analysis.metrics import Scores, score
 from .audio import Audio
-from .codecs import codec_info, list_codecs
+from .codecs import codec_info, list_codecs, weights_identity
 from .errors import CodecArenaError, RequestError, WeightsUnavailable
 from .roundtrip import RoundTrip, roundtrip
 
@@ -149,7 +149,8 @@ def compare(audio: Audio, points: list[OperatingPoint],
     entries, skipped, reused = [], [], 0
     clip = clip_hash(audio) if cache is not None else ""
     for i, point in enumerate(points):
-        known = cache.get(clip, point) if cache is not None else None
+        key = f"{clip}|{weights_identity(point.codec)}"  # new weights (the real ones, say): computed afresh
+        known = cache.get(key, point) if cache is not None else None
         if known is not None:
             entries.append(known)
             reused += 1
@@ -163,7 +164,7 @@ def compare(audio: Audio, points: list[OperatingPoint],
             continue
         entries.append(Entry(point, result, score(result.input, result.output)))
         if cache is not None:
-            cache.put(clip, entries[-1])
+            cache.put(key, entries[-1])
     if progress:
         progress(1.0, "done")
     if not entries:

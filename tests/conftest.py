@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -15,22 +17,38 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
+# huggingface_hub reads HF_HOME and HF_HUB_OFFLINE once, when it is first imported (gradio and transformers
+# import it), and transformers' from_pretrained looks where it read. Whichever test imports it first, it must
+# read the session's test cache, never the user's: so both are set here, before any test module is imported.
+CACHES = Path(tempfile.mkdtemp(prefix="codec-arena-test-caches-"))
+os.environ["HF_HOME"] = str(CACHES / "hf")
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def pytest_unconfigure(config) -> None:
+    shutil.rmtree(CACHES, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def cache_env(tmp_path_factory) -> dict[str, str]:
+def cache_env() -> dict[str, str]:
     """Environment for an offline machine whose caches hold random-weight checkpoints.
 
     TORCH_HOME is torch hub's cache (EnCodec); HOME holds ~/.cache/descript/dac (DAC). DAC uses tiny
     configs (its checkpoint stores its config); EnCodec's loader always builds the full-size model.
     """
-    root = tmp_path_factory.mktemp("caches")
+    root = CACHES
     env = {"TORCH_HOME": str(root / "torch"), "HOME": str(root / "home"), "CODEC_ARENA_OFFLINE": "1",
            "HF_HUB_OFFLINE": "1", "HF_HOME": str(root / "hf"), "XDG_CACHE_HOME": str(root / "xdg"),
            "CODEC_ARENA_DATA_DIR": str(root / "data")}
-    (root / "home").mkdir()
+    (root / "home").mkdir(exist_ok=True)
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
+    if "huggingface_hub" in sys.modules:  # it reads HF_HOME once, when first imported
+        from huggingface_hub import constants
+
+        if not constants.HF_HUB_CACHE.startswith(env["HF_HOME"]):
+            pytest.fail(f"huggingface_hub reads {constants.HF_HUB_CACHE}, not the test cache: something set HF_HOME "
+                        "before it was imported; the test caches are set at the top of tests/conftest.py.")
     from codec_arena.testing import lm_ids, neural_codec_ids, write_random_weights
 
     for model_id in neural_codec_ids() + lm_ids():

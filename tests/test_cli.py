@@ -131,6 +131,9 @@ def test_listening_create_then_results_with_csv_exports(tmp_path):
     assert run.returncode == 0, run.stderr
     created = json.loads(run.stdout)
     assert created["trials"] == 3 and created["participant_link"] == f"http://class.local:7860/?test={created['test_id']}"
+    assert "own device" not in run.stderr
+    local = cli("listening", "create", str(clip), "--method", "abx", "--codec", "opus@12", "--json", env=env)
+    assert local.returncode == 0 and "127.0.0.1 in the links means each student's own device" in local.stderr
     db = Store(tmp_path / "data" / DB_NAME)
     token, participant = service.join(created["test_id"], db=db)
     for _ in participant.slots:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from codec_arena.audio import Audio, to_flac_bytes
+from codec_arena.audio import Audio
 from codec_arena.listening import media, service
 from codec_arena.listening.store import DB_NAME, Store
 
@@ -32,23 +32,7 @@ def clip(seconds: float = 1.5, rate: int = 48_000, channels: int = 2, seed: int 
 
 
 def name_of(url: str) -> str:
-    return url.rsplit("/", 1)[1].removesuffix(".flac")
-
-
-def test_padding_gives_the_exact_size_and_the_same_audio() -> None:
-    audio = Audio((np.random.default_rng(1).standard_normal((2, 4800)) * 0.1).astype(np.float32), 48_000)
-    flac = to_flac_bytes(audio)
-    for size in (len(flac) + 4, len(flac) + 5, len(flac) + 100_000):
-        grown = media.padded(flac, size)
-        assert len(grown) == size
-        a, _ = sf.read(io.BytesIO(flac), dtype="int16")
-        b, rate = sf.read(io.BytesIO(grown), dtype="int16")
-        assert rate == 48_000 and np.array_equal(a, b)
-    for size in (len(flac), len(flac) + 3):  # a padding block needs its 4-byte header
-        with pytest.raises(ValueError, match="cannot pad"):
-            media.padded(flac, size)
-    with pytest.raises(ValueError, match="not a FLAC"):
-        media.padded(b"RIFF....WAVE", 100)
+    return url.rsplit("/", 1)[1].removesuffix(".wav")
 
 
 @pytest.mark.parametrize("method_id", ["mushra", "ab", "abx", "mos"])
@@ -58,7 +42,9 @@ def test_every_version_of_a_trial_has_the_same_byte_size(db: Store, method_id: s
     while (view := service.next_trial(created.test_id, token, db=db)) is not None:
         files = [media.file(name_of(url), db=db) for _, url in view.sources]
         assert len({len(f) for f in files}) == 1, [len(f) for f in files]  # the 3.5 kHz anchor included
-        assert all(f[:4] == b"fLaC" for f in files) and len(set(files)) == len(files)
+        assert all(f[:4] == b"RIFF" and f[8:12] == b"WAVE" for f in files) and len(set(files)) == len(files)
+        infos = [sf.info(io.BytesIO(f)) for f in files]
+        assert {(i.subtype, i.samplerate, i.channels, i.frames) for i in infos} == {("PCM_16", 48_000, 2, 72_000)}
         letters = view.letters
         answer = ({"played": letters, "ratings": dict.fromkeys(letters, 50)} if method_id == "mushra" else
                   {"played": letters, "rating": 3} if method_id == "mos" else {"played": letters, "choice": "A"})
@@ -70,7 +56,7 @@ def test_names_are_opaque_per_participant_and_stable(db: Store) -> None:
     (a, _), (b, _) = service.join(created.test_id, db=db), service.join(created.test_id, db=db)
     view_a, view_b = (service.next_trial(created.test_id, t, db=db) for t in (a, b))
     urls_a, urls_b = [u for _, u in view_a.sources], [u for _, u in view_b.sources]
-    assert all(re.fullmatch(r"listening/media/[0-9a-f]{32}\.flac", u) for u in urls_a + urls_b)
+    assert all(re.fullmatch(r"listening/media/[0-9a-f]{32}\.wav", u) for u in urls_a + urls_b)
     assert not set(urls_a) & set(urls_b)  # a participant cannot read another's names
     assert [u for _, u in service.next_trial(created.test_id, a, db=db).sources] == urls_a  # re-fetch: same
     practice = [u for _, u in service.training_trial(created.test_id, a, db=db).sources]
@@ -81,7 +67,7 @@ def test_unknown_malformed_and_deleted_names_give_nothing(db: Store) -> None:
     created = service.create_test("t", "mos", clip(), POINTS, db=db)
     token, _ = service.join(created.test_id, db=db)
     name = name_of(service.next_trial(created.test_id, token, db=db).sources[0][1])
-    assert media.file(name, db=db)[:4] == b"fLaC"
+    assert media.file(name, db=db)[:4] == b"RIFF"
     for bad in ("0" * 32, "../../listening.sqlite3", name.upper(), name + "0", ""):
         assert media.file(bad, db=db) is None
     service.delete(created.test_id, created.owner_token, db=db)
@@ -115,9 +101,9 @@ def test_the_route_serves_cacheable_files_and_refuses_others(db: Store) -> None:
     url = service.next_trial(created.test_id, token, db=db).sources[1][1]
     client = TestClient(Starlette(routes=[media.route()]))
     response = client.get(f"/{url}")
-    assert response.status_code == 200 and response.headers["content-type"] == "audio/flac"
-    assert "immutable" in response.headers["cache-control"] and response.content[:4] == b"fLaC"
+    assert response.status_code == 200 and response.headers["content-type"] == "audio/wav"
+    assert "immutable" in response.headers["cache-control"] and response.content[:4] == b"RIFF"
     again = client.get(f"/{url}", headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304 and not again.content
-    missing = client.get("/listening/media/" + "0" * 32 + ".flac")
+    missing = client.get("/listening/media/" + "0" * 32 + ".wav")
     assert missing.status_code == 404 and "not part of any listening test" in missing.text

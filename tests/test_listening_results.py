@@ -12,18 +12,25 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-import gradio as gr
 import pytest
 from test_listening_store import clips
 
 from codec_arena.listening import api, protocols, service
 from codec_arena.listening.protocols import REFERENCE
 from codec_arena.listening.store import DB_NAME, Store
-from codec_arena.ui import listening_results as shown
 
 POINTS = ["opus@24", "mp3@64"]
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00")
 UNSCREENED = "Show all participants (without post-screening)"
+
+
+@pytest.fixture
+def shown():
+    """The owner's Results view. It imports Gradio, and with it huggingface_hub, which reads HF_HOME once:
+    so not at collection, before the session's temporary caches are set."""
+    from codec_arena.ui import listening_results
+
+    return listening_results
 
 
 @pytest.fixture
@@ -86,7 +93,9 @@ def test_a_test_without_responses_has_every_csv_too(db) -> None:
     assert read_csv(files[f"{created.test_id}-participants.csv"])[0][:3] == ["participant", "joined_at", "completed_at"]
 
 
-def test_the_headline_says_everyone_was_excluded_and_one_click_shows_them_all(db) -> None:
+def test_the_headline_says_everyone_was_excluded_and_one_click_shows_them_all(db, shown) -> None:
+    import gradio as gr
+
     created = service.create_test("t", "mushra", clips(), POINTS, db=db)
     for _ in range(2):
         take(db, created.test_id, lambda c: 50 if c == REFERENCE else 40)
@@ -99,7 +108,9 @@ def test_the_headline_says_everyone_was_excluded_and_one_click_shows_them_all(db
     assert len(summary.value["data"]) == 5 and plot is not None and not button.visible
 
 
-def test_the_unscreened_button_is_shown_only_when_screening_left_someone_out(db) -> None:
+def test_the_unscreened_button_is_shown_only_when_screening_left_someone_out(db, shown) -> None:
+    import gradio as gr
+
     created = service.create_test("t", "mushra", clips(), POINTS, db=db)
     take(db, created.test_id, lambda c: 100 if c == REFERENCE else 40)
     assert not shown.show_results(created.test_id, created.owner_token)[-1].visible
@@ -112,7 +123,7 @@ def test_the_unscreened_button_is_shown_only_when_screening_left_someone_out(db)
 
 
 # --- 5: confidence intervals inside the scale ----------------------------------------------------------------
-def test_two_ratings_are_too_few_for_an_interval_in_the_table_json_and_csv(db) -> None:
+def test_two_ratings_are_too_few_for_an_interval_in_the_table_json_and_csv(db, shown) -> None:
     created = service.create_test("t", "mushra", clips(), POINTS, db=db)
     for score in (0, 100):
         take(db, created.test_id, lambda c, s=score: 100 if c == REFERENCE else s)
@@ -170,7 +181,7 @@ def test_csv_times_are_iso_8601_in_utc(db) -> None:
 
 
 # --- 9: one A/B vocabulary -------------------------------------------------------------------------------
-def test_ab_table_legend_csv_and_headline_use_the_same_words(db) -> None:
+def test_ab_table_legend_csv_and_headline_use_the_same_words(db, shown) -> None:
     created = service.create_test("t", "ab_noref", clips(), POINTS, db=db)
     take(db, created.test_id, lambda pair: pair[0])
     take(db, created.test_id, lambda pair: pair[1])

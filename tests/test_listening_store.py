@@ -37,7 +37,8 @@ def db(data_dir: Path) -> Store:
 
 
 def same_audio(a: bytes, b: bytes) -> bool:
-    """Equal up to the ±1 LSB dither each view adds (two draws: at most 2 LSB apart)."""
+    """Equal up to the ±1 LSB dither each served file adds (two draws: at most 2 LSB apart); any format
+    soundfile reads (stored FLAC, served wav)."""
     from codec_arena.listening.stimuli import read_flac
 
     x, y = read_flac(a), read_flac(b)
@@ -45,7 +46,7 @@ def same_audio(a: bytes, b: bytes) -> bool:
 
 
 def name_of(url: str) -> str:
-    return url.rsplit("/", 1)[1].removesuffix(".flac")
+    return url.rsplit("/", 1)[1].removesuffix(".wav")
 
 
 def clips(n: int = 1, seconds: float = 1.5) -> list[tuple[str, Audio]]:
@@ -281,11 +282,11 @@ def test_a_participant_sees_letters_never_condition_names(db: Store, method_id: 
         behind = dict(zip(view.letters, [*shown(view), *([view.trial.conditions[view.slot.x]]
                                                          if view.slot.x is not None else [])], strict=True))
         files = [media.file(name_of(url), db=db) for _, url in view.sources]
-        for (label, url), flac in zip(view.sources, files, strict=True):  # each button plays what is scored
+        for (label, url), served in zip(view.sources, files, strict=True):  # each button plays what is scored
             condition = behind.get(label, view.trial.reference)
             stored = db.stimulus(created.test_id, view.trial.clip, condition)
-            assert same_audio(flac, stored) and flac != stored  # its own dither: no byte-equal twins to spot
-            assert not any(c in url for c in conditions) and re.fullmatch(r"listening/media/[0-9a-f]{32}\.flac", url)
+            assert same_audio(served, stored) and served != stored  # its own dither: no byte-equal twins to spot
+            assert not any(c in url for c in conditions) and re.fullmatch(r"listening/media/[0-9a-f]{32}\.wav", url)
         assert len(set(files)) == len(files) and len({len(f) for f in files}) == 1  # equal sizes, own bytes
         service.submit(created.test_id, token, view.slot.position, answer(view), db=db)
     training = service.training_trial(created.test_id, token, db=db)

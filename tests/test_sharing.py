@@ -23,6 +23,7 @@ def test_base_url_is_the_address_the_browser_used(headers: dict, expected: str) 
 
 @pytest.mark.parametrize(("host", "loopback"), [
     ("127.0.0.1", True), ("127.1.2.3", True), ("localhost", True), ("::1", True), ("app.localhost", True),
+    ("0.0.0.0", True), ("::", True),
     ("192.168.1.20", False), ("classroom.test", False), ("me-arena.hf.space", False), ("10.0.0.5", False),
 ])
 def test_loopback_hosts(host: str, loopback: bool) -> None:
@@ -49,3 +50,23 @@ def test_lan_addresses_are_reachable_ipv4_only() -> None:
     for address in sharing.lan_addresses():
         ip = ipaddress.ip_address(address)
         assert ip.version == 4 and not ip.is_loopback and not ip.is_link_local
+
+
+def test_lan_addresses_prefer_the_default_route_and_skip_virtual_and_down_interfaces(monkeypatch) -> None:
+    import socket
+    from types import SimpleNamespace
+
+    import psutil
+
+    def addr(ip: str):
+        return SimpleNamespace(family=socket.AF_INET, address=ip)
+
+    monkeypatch.setattr(psutil, "net_if_addrs", lambda: {
+        "docker0": [addr("172.17.0.1")], "br-5f2a": [addr("172.18.0.1")], "lo": [addr("127.0.0.1")],
+        "eth1": [addr("10.0.0.7")], "wlan0": [addr("192.168.1.20"), addr("169.254.3.4")], "eth2": [addr("10.9.9.9")]})
+    monkeypatch.setattr(psutil, "net_if_stats", lambda: {
+        "eth2": SimpleNamespace(isup=False), "wlan0": SimpleNamespace(isup=True), "eth1": SimpleNamespace(isup=True)})
+    monkeypatch.setattr(sharing, "route_address", lambda: "192.168.1.20")
+    assert sharing.lan_addresses() == ["192.168.1.20", "10.0.0.7"]  # the route's first; no docker, no down eth2
+    link = "http://127.0.0.1:7860/?test=abc"
+    assert "http://192.168.1.20:7860" in sharing.loopback_warning(link, "127.0.0.1", 7860, sharing.lan_addresses())

@@ -71,6 +71,27 @@ def test_the_cache_is_bounded_least_recently_used_first(count_roundtrips):
     assert len(tiny) == 0
 
 
+def test_other_weights_are_computed_afresh(cache_env, count_roundtrips):
+    """A cached random-weight result is not reused once other weights (the real ones) are in place."""
+    import os
+
+    from codec_arena.codecs import weight_spec
+
+    audio = Audio(tone(0.5, 16_000), 16_000)
+    cache = ResultCache()
+    compare(audio, [parse_point("dac_16khz@3")], cache=cache)
+    compare(audio, [parse_point("dac_16khz@3")], cache=cache)
+    assert count_roundtrips == ["dac_16khz@3"]
+    path = weight_spec("dac_16khz").path
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a new file in the same place
+    try:
+        compare(audio, [parse_point("dac_16khz@3")], cache=cache)
+    finally:
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert count_roundtrips == ["dac_16khz@3", "dac_16khz@3"]
+
+
 def test_metrics_table_names_the_operating_point_and_marks_random_weights(cache_env, clip):
     from codec_arena.ui import compare as tab
 

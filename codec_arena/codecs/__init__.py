@@ -5,7 +5,7 @@ that name and loads it before any user code, so a top-level `codecs` package can
 """
 
 from .base import Codec, CodecInfo, Codes, Encoded, Payload
-from .registry import codec_info, get_codec, list_codecs, weight_spec
+from .registry import codec_info, get_codec, list_codecs, weight_spec, weights_identity
 
 __all__ = ["Codec", "CodecInfo", "Codes", "Encoded", "Payload", "codec_info", "get_codec", "list_codecs",
-           "weight_spec"]
+           "weight_spec", "weights_identity"]

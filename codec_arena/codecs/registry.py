@@ -65,6 +65,16 @@ def weight_spec(codec_id: str) -> WeightSpec | None:
     return module.weight_spec(codec_id) if hasattr(module, "weight_spec") else None
 
 
+def weights_identity(codec_id: str) -> str:
+    """Which weights file a result came from (path, size, modification time; empty for classical codecs),
+    so a cached result is not reused once other weights (the real ones, say) arrive. Stat calls only."""
+    spec = weight_spec(codec_id)
+    if spec is None or not spec.path.exists():
+        return ""
+    stat = spec.path.stat()
+    return f"{spec.path}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def family_module(codec_id: str) -> ModuleType:
     return _lookup(codec_id)[1]
 

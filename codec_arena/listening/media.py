@@ -1,15 +1,17 @@
 """A participant's stimuli as audio files: opaque names, equal sizes within a trial, cacheable.
 
-Inside the page (data URLs), one MUSHRA screen of 15 s of 48 kHz stereo weighed about 25 MB, and the
+Inside the page (data URLs), one MUSHRA screen of 15 s of 48 kHz stereo weighed about 31 MB, and the
 FLAC sizes differed by condition, so the 3.5 kHz anchor could be spotted from a file size. Here every
-source a participant gets is a file at `listening/media/<name>.flac`:
+source a participant gets is a file at `listening/media/<name>.wav`:
 
 - the name is an HMAC of (participant, trial position, button) under a secret only the server holds
   (the stored hash of the owner token), so it says nothing about the condition and cannot be guessed;
+- the audio is 16-bit PCM: the versions of a trial have the same length, rate and channels, so their
+  files have the same byte size, and nothing inside them (no compressed size, no padding length) tells
+  them apart. FLAC would be smaller, but its compressed size is the very thing that gives the narrow
+  anchors away, whether on the wire or in a padding field that evens the sizes out;
 - the audio gets its own ±1 LSB triangular dither, so the hidden reference (or ABX's X) is never a
   byte copy of another source;
-- a FLAC PADDING block brings every version of a trial to the same byte size (the largest plus the
-  smallest padding block), so sizes tell nothing either;
 - the bytes are deterministic (the dither is seeded by the name), so the URL is immutable: the browser
   loads each file once and keeps it, and a restarted server serves the identical file.
 """
@@ -24,20 +26,19 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..audio import Audio, to_flac_bytes
+from ..audio import Audio, to_wav_bytes
+from ..errors import CodecArenaError
 from .protocols import PRACTICE, practice_slot, source_conditions
 from .stimuli import read_flac
 from .store import Store, store
 
 PREFIX = "listening/media/"  # relative to the page, so the app also works under a path prefix
 NAME = re.compile(r"[0-9a-f]{32}")
-CACHE_BYTES = 256 * 2**20  # rendered trials kept in memory (a 15 s 48 kHz stereo MUSHRA trial is ~20 MB)
-PADDING = 1  # FLAC metadata block type
-HEADER = 4  # bytes of a FLAC metadata block header
+CACHE_BYTES = 256 * 2**20  # rendered trials kept in memory (a 15 s 48 kHz stereo MUSHRA trial is ~29 MB)
 
 
 def url(name: str) -> str:
-    return f"{PREFIX}{name}.flac"
+    return f"{PREFIX}{name}.wav"
 
 
 def names(db: Store, test_id: str, participant_id: str, position: int, count: int) -> list[str]:
@@ -49,36 +50,16 @@ def names(db: Store, test_id: str, participant_id: str, position: int, count: in
     return found
 
 
-def padded(flac: bytes, size: int) -> bytes:
-    """`flac` grown to exactly `size` bytes by a PADDING metadata block after its last one (FLAC format
-    §METADATA_BLOCK_HEADER: 1 bit last-block flag, 7 bits type, 24 bits length)."""
-    if flac[:4] != b"fLaC":
-        raise ValueError("not a FLAC stream")
-    extra = size - len(flac) - HEADER
-    if not 0 <= extra < 2**24:
-        raise ValueError(f"cannot pad {len(flac)} bytes to {size}")
-    position = 4
-    while True:
-        last, length = flac[position] & 0x80, int.from_bytes(flac[position + 1:position + 4], "big")
-        if last:
-            break
-        position += HEADER + length
-    end = position + HEADER + length
-    header = bytes([flac[position] & 0x7F]) + flac[position + 1:end]  # no longer the last block
-    block = bytes([0x80 | PADDING]) + extra.to_bytes(3, "big") + bytes(extra)
-    return flac[:position] + header + block + flac[end:]
-
-
 def dithered(flac: bytes, seed: bytes) -> bytes:
-    """The stimulus with its own ±1 LSB triangular dither, the same for the same seed."""
+    """The stored stimulus as 16-bit PCM wav with its own ±1 LSB triangular dither, the same for the same seed."""
     audio = read_flac(flac)
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed).digest()[:8], "big"))
     noise = (rng.random(audio.samples.shape) - rng.random(audio.samples.shape)) / 32768
-    return to_flac_bytes(Audio((audio.samples + noise).astype(np.float32), audio.sample_rate))
+    return to_wav_bytes(Audio((audio.samples + noise).astype(np.float32), audio.sample_rate))
 
 
 def render_trial(db: Store, participant_id: str, position: int) -> list[bytes] | None:
-    """Every source file of one participant's trial, equal in size; None if the participant is gone."""
+    """Every source file of one participant's trial; None if the participant (or their test) is gone."""
     participant = db.participant_by_id(participant_id)
     if participant is None:
         return None
@@ -90,12 +71,12 @@ def render_trial(db: Store, participant_id: str, position: int) -> list[bytes] |
     else:
         return None
     trial = test.trials[slot.trial]
-    pairs = source_conditions(trial, slot)
     key = db.media_key(test.id)
     files = [dithered(db.stimulus(test.id, trial.clip, condition), key + f"{participant_id}:{position}:{i}".encode())
-             for i, (_, condition) in enumerate(pairs)]
-    size = max(len(f) for f in files) + HEADER
-    return [padded(f, size) for f in files]
+             for i, (_, condition) in enumerate(source_conditions(trial, slot))]
+    if len({len(f) for f in files}) != 1:  # every stimulus is cut to its reference: this cannot happen
+        raise RuntimeError(f"the sources of trial {trial.index} of test {test.id} differ in length")
+    return files
 
 
 class TrialCache:
@@ -119,10 +100,13 @@ class TrialCache:
             with self._lock:
                 if key in self._files:
                     return self._files[key]
-            files = render_trial(db, participant_id, position)
-            with self._lock:
-                self._rendering.pop(key, None)
-                if files is not None:
+            try:
+                files = render_trial(db, participant_id, position)
+            finally:
+                with self._lock:
+                    self._rendering.pop(key, None)
+            if files is not None:
+                with self._lock:
                     self._files[key] = files
                     while sum(len(f) for fs in self._files.values() for f in fs) > self.limit and len(self._files) > 1:
                         self._files.popitem(last=False)
@@ -141,7 +125,10 @@ def file(name: str, db: Store | None = None) -> bytes | None:
     if found is None:
         return None
     participant_id, position, source = found
-    files = _cache.get(db, participant_id, position)
+    try:
+        files = _cache.get(db, participant_id, position)
+    except CodecArenaError:  # the test was deleted between the lookup and the render
+        return None
     return files[source] if files is not None and source < len(files) else None
 
 
@@ -159,7 +146,7 @@ def route():
         if data is None:
             return PlainTextResponse("This audio is not part of any listening test (the test may have been "
                                      "deleted). Open the link you were given again.", status_code=404)
-        return Response(data, media_type="audio/flac", headers={
+        return Response(data, media_type="audio/wav", headers={
             "Cache-Control": "private, max-age=604800, immutable", "ETag": etag})
 
-    return Route(f"/{PREFIX}{{name}}.flac", serve, methods=["GET", "HEAD"])
+    return Route(f"/{PREFIX}{{name}}.wav", serve, methods=["GET", "HEAD"])

@@ -116,14 +116,11 @@ def match_loudness(renders: list[tuple[str, str, Audio]], target: float = TARGET
 
 
 def _cache_key(audio: Audio, point: str) -> str:
-    from ..codecs import weight_spec
+    from ..codecs import weights_identity
     from ..compare import parse_point
 
     digest = hashlib.sha256(audio.samples.tobytes() + str(audio.sample_rate).encode() + point.encode())
-    spec = weight_spec(parse_point(point).codec)
-    if spec is not None and spec.path.exists():
-        stat = spec.path.stat()
-        digest.update(f"{spec.path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    digest.update(weights_identity(parse_point(point).codec).encode())
     return digest.hexdigest()[:32]
 
 

@@ -212,8 +212,10 @@ class Store:
     def media_key(self, test_id: str) -> bytes:
         """A secret only the server holds (the stored hash of the owner token), which keys the HMAC
         that names a participant's audio files."""
-        return bytes.fromhex(self._connection().execute("SELECT owner_hash FROM tests WHERE id = ?",
-                                                        (test_id,)).fetchone()[0])
+        row = self._connection().execute("SELECT owner_hash FROM tests WHERE id = ?", (test_id,)).fetchone()
+        if row is None:
+            raise RequestError(f"There is no listening test '{test_id}'; it may have been deleted.")
+        return bytes.fromhex(row[0])
 
     def register_media(self, participant_id: str, position: int, names: list[str]) -> None:
         """Remember which participant, trial position and source each audio name stands for."""

@@ -3,9 +3,6 @@ spectrogram grid, scored in a metrics table, swept into a rate–distortion char
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import gradio as gr
 
 from ..analysis.metrics import QUALITY_KEYS
@@ -15,12 +12,11 @@ from ..models import gpu
 from ..report import LABELS, rate_distortion, table_headers, table_rows, write_outputs
 from .errors import show_reason, user_errors
 from .inputs import clip_input, load_clip
+from .outputs import output_dir
 from .player import PLAYER_CSS, PLAYER_JS, player_html
 from .text import code, md
 
 DEFAULT_POINTS = ["encodec_24khz@6", "dac_16khz@6", "opus@24"]
-OUTPUT_ROOT = Path(tempfile.gettempdir()) / "codec-arena"
-KEEP_OUTPUTS_S = 3600.0  # downloads of a comparison stay this long; Gradio keeps its own copies too
 # pixels per column for the longest word or number in it (IBM Plex Mono 14 px, 4 px padding): all seventeen
 # columns fit 1440 px; the operating point is pinned for narrower screens
 COLUMN_WIDTHS = ["170px", *(f"{w}px" for w in (52, 86, 62, 62, 78, 70, 52, 52, 56, 62, 62, 62, 70, 56, 56, 62))]
@@ -35,19 +31,6 @@ TABLE_HEAD = """<style>
 </style>"""
 TABLE_LABEL = "Metrics: ↑ higher is better, ↓ lower is better; n/a has its reason above; ⚠ random = random test weights"
 SWEEP_LABEL = "Every bitrate: ↑ higher is better, ↓ lower is better; ⚠ random = random test weights"
-
-
-def output_dir() -> Path:
-    """A fresh folder for one comparison's files; folders older than an hour are removed, so a
-    long-running Space does not fill its disk."""
-    import shutil
-    import time
-
-    OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
-    for old in OUTPUT_ROOT.iterdir():
-        if time.time() - old.stat().st_mtime > KEEP_OUTPUTS_S:
-            shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix="compare-", dir=OUTPUT_ROOT))
 
 
 def point_choices() -> list[str]:
@@ -95,7 +78,7 @@ def run_compare(audio_path: str | None, points: list[str] | str | None, cache: R
                          cache=cache)
     entries = comparison.entries
     sources = [("original", original)] + [(str(e.point), e.result.output) for e in entries]
-    out = output_dir()
+    out = output_dir("compare-")
     files = write_outputs(original, entries, out, html_report=False)
     grid = spectrogram_grid(original, [(str(e.point), e.result.output) for e in entries])
     return (player_html(sources), table(entries), grid, warning(comparison), [str(p) for p in files],
@@ -130,7 +113,7 @@ def build(state):
     (the Overview's "open in Compare" uses it), plus the clip and point selectors it fills. The results
     (metrics, spectrograms, downloads) stay hidden until a comparison fills them."""
     # round trips of this page, shared by Compare and the sweep; dropped after an hour without a comparison
-    cache = gr.State(ResultCache(), time_to_live=3600)
+    cache = gr.State(ResultCache(max_mb=48), time_to_live=3600)  # per visitor: kept small
     with gr.Row():
         with gr.Column(scale=1):
             clip = clip_input()

@@ -27,18 +27,27 @@ _reasons_lock = threading.Lock()
 KEEP_REASONS = 1000
 
 
-def _remember(message: str) -> None:
-    """The refusal's reason for `show_reason`, by the browser session the request came from."""
+def _session() -> str | None:
+    """The browser session of the request being handled (None outside a Gradio event)."""
     from gradio.context import LocalContext
 
-    request = LocalContext.request.get(None)
-    session = getattr(request, "session_hash", None)
-    if session:
-        with _reasons_lock:
-            _reasons[session] = message
-            _reasons.move_to_end(session)
-            while len(_reasons) > KEEP_REASONS:
-                _reasons.popitem(last=False)
+    return getattr(LocalContext.request.get(None), "session_hash", None)
+
+
+def _remember(message: str | None) -> None:
+    """The refusal's reason for `show_reason`, by the browser session the request came from; None forgets the
+    last one (every request starts afresh, so an old reason never explains a later failure)."""
+    session = _session()
+    if not session:
+        return
+    with _reasons_lock:
+        if message is None:
+            _reasons.pop(session, None)
+            return
+        _reasons[session] = message
+        _reasons.move_to_end(session)
+        while len(_reasons) > KEEP_REASONS:
+            _reasons.popitem(last=False)
 
 
 def user_errors(action: str) -> Callable[[F], F]:
@@ -47,6 +56,7 @@ def user_errors(action: str) -> Callable[[F], F]:
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         def run(*args, **kwargs):
+            _remember(None)
             try:
                 return fn(*args, **kwargs)
             except gr.Error as exc:

@@ -10,19 +10,18 @@ reads becomes the clip (16-bit wav, so every browser plays it back). The clip is
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from ..audio import Audio, load_audio, write_wav
 from ..errors import AudioInputError, CodecArenaError
 from .errors import reason_markdown
+from .outputs import output_dir
 from .text import md
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 EXAMPLES = ["speech_arctic_a0007.wav", "music_morning_coffee.wav", "music_fluidsynth_44k.flac"]
 EXAMPLE_LABELS = {"speech_arctic_a0007.wav": "speech", "music_morning_coffee.wav": "music",
                   "music_fluidsynth_44k.flac": "piano (44.1 kHz)"}
-UPLOADS = Path(tempfile.gettempdir()) / "codec-arena" / "uploads"
 
 
 def describe(audio: Audio) -> str:
@@ -43,8 +42,7 @@ def take_upload(path: str | None, current: str | None):
     except CodecArenaError as refused:
         kept = " The clip below is still your previous one." if current else ""
         return gr.update(), reason_markdown(f"{name} was not loaded: {refused}{kept}"), None
-    UPLOADS.mkdir(parents=True, exist_ok=True)
-    wav = write_wav(audio, Path(tempfile.mkdtemp(dir=UPLOADS)) / f"{Path(name).stem or 'clip'}.wav")
+    wav = write_wav(audio, output_dir("upload-") / f"{Path(name).stem or 'clip'}.wav")  # removed after an hour
     return str(wav), f"Loaded **{md(name)}**: {describe(audio)}.", None
 
 

@@ -12,6 +12,7 @@ from ..listening import service, stats
 from ..listening.protocols import METHODS
 from ..listening.service import Results
 from .errors import user_errors
+from .text import code, md
 
 UNSCREENED = "Show all participants (without post-screening)"
 CI_COLUMNS = ("ci95_low", "ci95_high")
@@ -45,7 +46,7 @@ def plural(n: int, noun: str) -> str:
 def headline(found: Results) -> str:
     test = found.test
     done = sum(1 for p in found.participants if p["completion_code"])
-    lines = [f"### {test.title}",
+    lines = [f"### {md(test.title)}",
              f"{METHODS[test.method].name} · {plural(len(test.trials), 'trial')} "
              f"({test.trials_each} per participant) · "
              f"**{plural(len(found.participants), 'participant')}** ({done} finished) · "
@@ -81,8 +82,9 @@ def headline(found: Results) -> str:
                      "left out).")
     random = test.settings.get("random_weights") or []
     if random:
-        lines.append(f"> ⚠️ **Random test weights** for {', '.join(random)}: those stimuli are noise, so their "
-                     "ratings say nothing about the codecs. Download the real weights and build the test again.")
+        lines.append(f"> ⚠️ **Random test weights** for {', '.join(code(p) for p in random)}: those stimuli are noise, "
+                     "so their ratings say nothing about the codecs. Download the real weights and build the test "
+                     "again.")
     if not found.responses:
         lines.append("No responses yet. Share the participant link.")
     return "\n\n".join(lines)
@@ -116,9 +118,9 @@ def figure(found: Results):
 
 def export(found: Results) -> list[str]:
     """CSV files: raw responses (one row per rating or choice), the summary, per clip, participants, stimuli."""
-    from .compare import output_dir
+    from .outputs import output_dir
 
-    folder = output_dir()  # removed after an hour, like every download
+    folder = output_dir("results-")  # removed after an hour, like every download
     written = []
     for name, text in found.csv_files().items():
         (folder / name).write_text(text)

@@ -70,6 +70,12 @@ function blank(trial) {
   trial.querySelectorAll('input.ca-rate').forEach(r => { r.value = r.defaultValue; delete r.dataset.touched; showRating(r); });
   refresh(trial);
 }
+const THUMB = 30;  // px, the CSS thumb: the track's 0 and 100 sit half a thumb inside its ends
+function isRate(node) { return node.classList && node.classList.contains('ca-rate'); }
+function valueAt(slider, x) {
+  const r = slider.getBoundingClientRect();
+  return String(Math.round(100 * Math.min(1, Math.max(0, (x - r.left - THUMB / 2) / (r.width - THUMB)))));
+}
 function touch(slider) {
   slider.dataset.touched = '1';
   showRating(slider);
@@ -82,14 +88,23 @@ if (!element.__caTrialBound) {  // once per element, however often Gradio reruns
   element.addEventListener('input', e => {
     const trial = trialOf(e.target);
     if (!trial) return;
-    if (e.target.classList.contains('ca-rate')) touch(e.target); else refresh(trial);
+    if (isRate(e.target)) touch(e.target); else refresh(trial);
   });
-  // a tap on the slider where its (hidden) thumb already sits changes nothing, yet it is a rating
-  element.addEventListener('pointerup', e => { if (e.target.classList && e.target.classList.contains('ca-rate')) touch(e.target); });
+  // a tap is a rating even where it moves nothing: where the (hidden) thumb already sits, or on iOS Safari,
+  // which moves a range's thumb only when the thumb itself is dragged; there the tap sets the value itself
+  element.addEventListener('pointerdown', e => { if (isRate(e.target)) e.target.__caDown = {x: e.clientX, value: e.target.value}; });
+  element.addEventListener('pointerup', e => {
+    const slider = e.target;
+    if (!isRate(slider)) return;
+    const down = slider.__caDown || {x: e.clientX, value: slider.value};
+    if (e.pointerType !== 'mouse' && Math.abs(e.clientX - down.x) < 8 && slider.value === down.value)
+      slider.value = valueAt(slider, e.clientX);
+    touch(slider);
+  });
   element.addEventListener('change', e => {
     const t = trialOf(e.target);
     if (!t) return;
-    if (e.target.classList.contains('ca-rate')) { touch(e.target); e.target.blur(); }  // keys 0-9 and space go back to the player
+    if (isRate(e.target)) { touch(e.target); e.target.blur(); }  // keys 0-9 and space go back to the player
     refresh(t);
   });
   element.addEventListener('ca-played', e => refresh(e.target));
@@ -100,8 +115,11 @@ if (!element.__caTrialBound) {  // once per element, however often Gradio reruns
     const {answer, complete} = answerOf(trial);
     if (!complete && trial.dataset.training !== '1') return;
     button.dataset.busy = '1'; button.disabled = true; button.textContent = 'Saving…';
+    const sent = trial.dataset.playerId;
     setTimeout(() => {  // a refused answer leaves this trial on screen: let the participant try again
-      if (button.isConnected) { button.dataset.busy = '0'; button.textContent = 'Submit'; refresh(trial); }
+      if (button.isConnected && trial.dataset.playerId === sent) {  // not once the next trial took the element
+        button.dataset.busy = '0'; button.textContent = 'Submit'; refresh(trial);
+      }
     }, 6000);
     trigger('submit', {answer: JSON.stringify(answer), slot: trial.dataset.slot, training: trial.dataset.training});
   });

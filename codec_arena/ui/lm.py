@@ -4,8 +4,6 @@ wrote, and hear the prompt through the same codec (what the codec alone can do).
 from __future__ import annotations
 
 import shutil
-import tempfile
-from pathlib import Path
 
 import gradio as gr
 
@@ -16,10 +14,10 @@ from ..lms.base import LMInfo
 from ..models import gpu, pick_device
 from .errors import show_reason, user_errors
 from .inputs import ASSETS, clip_input, load_clip
+from .outputs import output_dir
 from .roundtrip import as_gradio_audio
 from .text import code, md
 
-OUTPUT_ROOT = Path(tempfile.gettempdir()) / "codec-arena"
 TEXT_LABELS = {"tts": "Text to say in the prompt's voice", "speech": "Text to say",
                "music": "Describe the music", "melody": "Describe the music (the melody comes from the clip)",
                "continuation": "Describe how it should go on (optional for some models)", "sound": "Describe the sound"}
@@ -124,8 +122,7 @@ def run(task: str, model_id: str, text: str, prompt_path: str | None, prompt_tex
     grid = token_heatmap(result.codes.tokens, result.codes.frame_rate,
                          title=f"Generated {result.codes.codec_id} tokens (codebooks × frames)")
     resynth, note = resynthesise(prompt, info) if prompt is not None else (None, "")
-    OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
-    out = Path(tempfile.mkdtemp(prefix="generate-", dir=OUTPUT_ROOT))
+    out = output_dir("generate-")
     wav = write_wav(result.audio, out / f"{model_id}.wav")
     tokens = out / f"{model_id}-tokens.npz"
     tokens.write_bytes(result.codes.to_npz())
@@ -139,11 +136,8 @@ def run(task: str, model_id: str, text: str, prompt_path: str | None, prompt_tex
 def use_example_voice() -> tuple[str, str]:
     """The shipped CMU ARCTIC clip and its transcript, copied to the temporary folder (which Gradio serves
     wherever the app was started from)."""
-    folder = OUTPUT_ROOT / "examples"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / EXAMPLE_VOICE
-    if not target.exists():
-        shutil.copyfile(ASSETS / EXAMPLE_VOICE, target)
+    target = output_dir("example-") / EXAMPLE_VOICE
+    shutil.copyfile(ASSETS / EXAMPLE_VOICE, target)
     return str(target), EXAMPLE_TRANSCRIPT
 
 

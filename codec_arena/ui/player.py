@@ -2,8 +2,9 @@
 
 Switching changes which gain is open, so the position is kept exactly and the switch is instant (the
 MUSHRA-player technique of webMUSHRA and BeaqleJS). Keys 0–9 pick a source, space plays or
-pauses; a region can be looped. Sources travel inside the HTML as FLAC data URLs, so the same markup
-works in the app and in an offline report.
+pauses; a region can be looped. Each source is a URL: Compare and the offline report put FLAC data URLs
+in the markup (the report opens without a server); a listening test's trials point at files the app
+serves (`listening.media`), so a screen does not carry its audio.
 """
 
 from __future__ import annotations

@@ -35,30 +35,55 @@ def host_of(url: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
+    """True for an address that means "this device" on whichever device opens it (0.0.0.0 included: it is
+    where a server listens, not an address to visit)."""
     if host in LOOPBACK_NAMES or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return False
+    return address.is_loopback or address.is_unspecified
+
+
+VIRTUAL = ("docker", "br-", "veth", "virbr", "vmnet", "vboxnet", "tun", "tap", "wg", "zt", "tailscale")
+
+
+def route_address() -> str | None:
+    """The IPv4 address this machine uses to reach other networks: a UDP socket's `connect` picks the route
+    and sends nothing (192.0.2.1 is a documentation address)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))
+            return probe.getsockname()[0]
+    except OSError:
+        return None
 
 
 def lan_addresses() -> list[str]:
-    """This machine's IPv4 addresses that other devices on the network can reach (no loopback, no
-    link-local), from the network interfaces; nothing is sent anywhere."""
+    """This machine's IPv4 addresses that other devices on the network can reach, the default route's first;
+    interfaces that are down or virtual (containers, VPNs, VMs) and loopback or link-local addresses are left
+    out. Read from the network interfaces; nothing is sent anywhere."""
     import socket
 
     import psutil
 
+    stats = psutil.net_if_stats()
     found = []
-    for addresses in psutil.net_if_addrs().values():
+    for name, addresses in psutil.net_if_addrs().items():
+        if name.lower().startswith(VIRTUAL) or (name in stats and not stats[name].isup):
+            continue
         for address in addresses:
             if address.family != socket.AF_INET:
                 continue
             ip = ipaddress.ip_address(address.address)
             if not (ip.is_loopback or ip.is_link_local or ip.is_unspecified):
                 found.append(str(ip))
-    return sorted(set(found), key=lambda a: (not ipaddress.ip_address(a).is_private, a))
+    preferred = route_address()
+    return sorted(set(found), key=lambda a: (a != preferred, not ipaddress.ip_address(a).is_private,
+                                             ipaddress.ip_address(a)))
 
 
 def loopback_warning(link: str, bound_host: str, port: int, addresses: list[str]) -> str:

@@ -58,16 +58,22 @@ def tap_every_source(page, trial) -> None:
         page.wait_for_timeout(1250)
 
 
-def rate_by_touch(page, slider, share: float, tap: bool) -> int:
-    """Tap the slider's track at `share` of its width, or drag a finger there from its other end."""
+def rate_by_touch(page, slider, share: float, how: str) -> int:
+    """Tap the slider's track at `share` of its width, drag a finger there from its other end, or tap the
+    way iOS Safari does it (the pointer events arrive, the browser itself moves nothing)."""
     slider.scroll_into_view_if_needed()
     box = slider.bounding_box()
     y = box["y"] + box["height"] / 2
     x = box["x"] + 15 + (box["width"] - 30) * share  # the thumb's centre travels 15 px inside each end
-    if tap:
+    if how == "tap":
         page.touchscreen.tap(x, y)
-    else:
+    elif how == "drag":
         drag(page, (box["x"] + box["width"] - 20 if share < 0.5 else box["x"] + 20, y), (x, y))
+    else:
+        for kind in ("pointerdown", "pointerup"):
+            slider.dispatch_event(kind, {"pointerType": "touch", "clientX": x, "clientY": y, "bubbles": True,
+                                         "isPrimary": True})
+        assert abs(int(slider.input_value()) - round(100 * share)) <= 1, slider.input_value()
     page.wait_for_timeout(150)
     return int(slider.input_value())
 
@@ -138,7 +144,8 @@ def test_three_trials_in_a_row_start_blank_on_a_phone(app_url, client, tmp_path,
                 ratings = {}
                 for i, slider in enumerate(trial.locator(".ca-rate").all()):
                     key = slider.get_attribute("data-key")
-                    ratings[key] = rate_by_touch(page, slider, (0.15 + 0.17 * i + 0.05 * number) % 1, i % 2 == 0)
+                    share = (0.15 + 0.17 * i + 0.05 * number) % 1
+                    ratings[key] = rate_by_touch(page, slider, share, ("tap", "drag", "ios")[i % 3])
                     expected = ratings[key]
                     value = trial.locator(".ca-value").nth(i).inner_text()
                     assert value.startswith(f"{expected} · "), value

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from browser import CHROMIUM, DESKTOP, PHONE, browser_page, open_tab, pick_points
+from browser import CHROMIUM, DESKTOP, PHONE, browser_page, open_tab, pick_points, upload_clip
 from conftest import ARTIFACTS, ROOT
 
 pytestmark = [pytest.mark.e2e,
@@ -65,15 +65,14 @@ def no_error_badges(page) -> None:
     assert not [t for t in trackers.all_inner_texts() if "Error" in t]
 
 
-@pytest.mark.parametrize("tab_name", ["Compare", "Round trip"])
+@pytest.mark.parametrize("tab_name", ["Compare", "Round trip", "Codec LM"])
 def test_every_decodable_file_is_accepted_by_the_clip_box(app_url, awkward_files, tab_name) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with browser_page(*DESKTOP) as page:
         page.goto(app_url)
-        tab = open_tab(page, tab_name)
+        tab = open_tab(page, tab_name)  # Codec LM: the voice prompt's upload button
         for path in awkward_files:
-            tab.locator(".ca-upload input[type=file]").set_input_files(str(path))
-            tab.locator(".ca-clip-note").first.get_by_text(f"Loaded {path.name}").wait_for(timeout=30_000)
+            upload_clip(tab, path)  # waits for the box's note "Loaded <name>"
             no_toast_refusal(page)
         if tab_name == "Round trip":  # the last file (no extension) is the clip: it runs
             tab.get_by_role("button", name="Encode → decode").click()
