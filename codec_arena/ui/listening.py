@@ -173,9 +173,10 @@ def info_markdown(info: dict) -> str:
     """The participant's first screen, in plain words: no method names, no jargon."""
     n = info["trials"]
     practice = " It starts with a practice round that does not count." if info["training"] else ""
-    return (f"## {md(info['title'])}\nYou will {PLAIN[info['method']]}: {n} time{'s' if n != 1 else ''}.{practice} "
-            "Each answer is saved when you submit it, so you can close this page and open the same link again "
-            f"to go on.\n\n{info['instructions']}")
+    tasks = f"{n} short task{'s' if n != 1 else ''}"
+    return (f"## {md(info['title'])}\n{tasks}: you will {PLAIN[info['method']]}.{practice} Each answer is saved "
+            "when you submit it, so you can close this page and open the same link again to go on.\n\n"
+            f"{info['instructions']}")
 
 
 @user_errors("opening the test")
