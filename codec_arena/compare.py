@@ -149,7 +149,8 @@ def compare(audio: Audio, points: list[OperatingPoint],
     entries, skipped, reused = [], [], 0
     clip = clip_hash(audio) if cache is not None else ""
     for i, point in enumerate(points):
-        key = f"{clip}|{weights_identity(point.codec)}"  # new weights (the real ones, say): computed afresh
+        # new weights (the real ones, say) are computed afresh
+        key = f"{clip}|{weights_identity(point.codec)}" if cache is not None else ""
         known = cache.get(key, point) if cache is not None else None
         if known is not None:
             entries.append(known)

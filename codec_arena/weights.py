@@ -66,6 +66,13 @@ def is_random(path: Path) -> bool:
     return Path(str(path) + RANDOM_MARKER_SUFFIX).exists()
 
 
+def presence(path: Path) -> str:
+    """"random" (test weights), "downloaded" or "missing": stat calls only, no model import."""
+    if not path.exists():
+        return "missing"
+    return "random" if is_random(path) else "downloaded"
+
+
 def mark_random(path: Path) -> None:
     Path(str(path) + RANDOM_MARKER_SUFFIX).write_text(
         "Random weights written by codec_arena.testing: outputs are noise; timings are real.\n")

@@ -10,6 +10,7 @@ from conftest import tone
 import codec_arena.compare as compare_module
 from codec_arena.audio import Audio
 from codec_arena.compare import ResultCache, all_points, compare, parse_point
+from codec_arena.report import table_headers
 
 
 class Progress:
@@ -99,7 +100,7 @@ def test_metrics_table_names_the_operating_point_and_marks_random_weights(cache_
     result = tab.run_compare(clip, ["dac_16khz@3", "opus@24"], cache, progress=Progress())
     rows = result[1]
     assert [row[0] for row in rows] == ["dac_16khz@3 ⚠\u00a0random", "opus@24"]
-    headers = tab.headers()
+    headers = table_headers()
     assert headers[0] == "operating point" and "PESQ WB ↑" in headers and "mel distance ↓" in headers
     assert len(headers) == len(rows[0])
 

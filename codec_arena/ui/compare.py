@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ..analysis.metrics import QUALITY_KEYS
-from ..compare import Comparison, Entry, ResultCache, all_points, compare, parse_point
+from ..compare import Comparison, ResultCache, all_points, compare, parse_point
 from ..errors import RequestError
 from ..models import gpu
 from ..report import LABELS, rate_distortion, table_headers, table_rows, write_outputs
@@ -37,13 +37,9 @@ def point_choices() -> list[str]:
     return [str(point) for point in all_points()]
 
 
-def headers() -> list[str]:
-    return table_headers()
-
-
-def table(entries: list[Entry]) -> list[list]:
-    """The metrics rows: `codec@kbps` (⚠ random when the weights are), then one cell per column."""
-    return table_rows(entries)
+def skipped_notes(comparison: Comparison) -> str:
+    """A quoted line per operating point that could not run (its weights are missing), with the reason."""
+    return "".join(f"> ⛔ {code(point)} **skipped.** {md(message)}\n\n" for point, message in comparison.skipped)
 
 
 def warning(comparison: Comparison) -> str:
@@ -53,7 +49,7 @@ def warning(comparison: Comparison) -> str:
     random = [code(e.point) for e in entries if e.result.random_weights]
     notes = sorted({f"{code(e.point)} {md(LABELS.get(k, k))}: {md(v)}" for e in entries
                     for k, v in e.scores.notes.items()})
-    text = "".join(f"> ⛔ {code(point)} **skipped.** {md(message)}\n\n" for point, message in comparison.skipped)
+    text = skipped_notes(comparison)
     if random:
         text += ("> ⚠️ **Random test weights** for " + ", ".join(random) + ": their audio is noise and their "
                  "quality metrics are meaningless. Timings and memory are real.\n\n")
@@ -81,7 +77,7 @@ def run_compare(audio_path: str | None, points: list[str] | str | None, cache: R
     out = output_dir("compare-")
     files = write_outputs(original, entries, out, html_report=False)
     grid = spectrogram_grid(original, [(str(e.point), e.result.output) for e in entries])
-    return (player_html(sources), table(entries), grid, warning(comparison), [str(p) for p in files],
+    return (player_html(sources), table_rows(entries), grid, warning(comparison), [str(p) for p in files],
             comparison, gr.Column(visible=True), cache)
 
 
@@ -98,14 +94,14 @@ def run_sweep(audio_path: str | None, points: list[str] | None, metric: str, cac
     swept = compare(original, all_points(codecs), progress=lambda f, msg: progress(f, desc=f"sweep {msg}"),
                     cache=cache)
     rows = [entry.row() for entry in swept.entries]
-    return rate_distortion(rows, metric), table(swept.entries), sweep_note(swept), gr.Column(visible=True), cache
+    return rate_distortion(rows, metric), table_rows(swept.entries), sweep_note(swept), gr.Column(visible=True), cache
 
 
 def sweep_note(swept: Comparison) -> str:
     """How many points ran and how many were already there; skipped codecs with their reason."""
     n, reused = len(swept.entries), swept.reused
     text = f"{n} operating point{'s' if n != 1 else ''}: {n - reused} computed, {reused} reused from this page."
-    return text + "".join(f"\n\n> ⛔ {code(point)} **skipped.** {md(message)}" for point, message in swept.skipped)
+    return "\n\n".join(filter(None, [text, skipped_notes(swept).rstrip()]))
 
 
 def build(state):
@@ -127,7 +123,7 @@ def build(state):
                              elem_id="ca-compare-player")
             notes = gr.Markdown(elem_id="ca-compare-notes")  # the tab's notes: warnings, n/a reasons, refusals
     with gr.Column(visible=False) as results:
-        metrics = gr.Dataframe(label=TABLE_LABEL, headers=headers(), interactive=False, wrap=True,
+        metrics = gr.Dataframe(label=TABLE_LABEL, headers=table_headers(), interactive=False, wrap=True,
                                pinned_columns=1, column_widths=COLUMN_WIDTHS, elem_id="ca-compare-metrics")
         gr.Markdown("**Spectrograms** (one colour scale) **and differences** from the original")
         spectrograms = gr.Plot(show_label=False)
@@ -140,7 +136,7 @@ def build(state):
         sweep_notes = gr.Markdown(elem_id="ca-sweep-notes")  # the sweep's notes: counts, skips, refusals
         with gr.Column(visible=False) as swept:
             chart = gr.Plot(label="Rate–distortion")
-            sweep_table = gr.Dataframe(label=SWEEP_LABEL, headers=headers(), interactive=False, wrap=True,
+            sweep_table = gr.Dataframe(label=SWEEP_LABEL, headers=table_headers(), interactive=False, wrap=True,
                                        pinned_columns=1, column_widths=COLUMN_WIDTHS, elem_id="ca-compare-sweep")
     outputs = [player, metrics, spectrograms, notes, downloads, state, results, cache]
     compared = go.click(run_compare, inputs=[clip, points, cache], outputs=outputs, api_name="compare")

@@ -41,11 +41,10 @@ def model_choices(task: str) -> list[tuple[str, str]]:
 
 def weights_state(info: LMInfo) -> str:
     """random (test weights), downloaded, or not here yet; a stat call, no model import."""
-    from .. import weights
     from ..lms import weight_spec
+    from ..weights import presence
 
-    path = weight_spec(info.id).path
-    return "random" if path.exists() and weights.is_random(path) else "downloaded" if path.exists() else "missing"
+    return presence(weight_spec(info.id).path)
 
 
 def model_card(info: LMInfo, seconds: float) -> str:

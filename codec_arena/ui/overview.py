@@ -28,15 +28,13 @@ DETAILS = ("Training data", "Discriminators")
 
 def weights_status(info: CodecInfo) -> str:
     """Present, random (test weights), downloadable, or none needed; stat calls only, no model import."""
-    from ..weights import is_random
+    from ..weights import presence
 
     spec = weight_spec(info.id)
     if spec is None:
         return "none needed"
-    path = spec.path
-    if path.exists():
-        return "random test weights" if is_random(path) else "downloaded"
-    return "downloaded on first use"
+    return {"random": "random test weights", "downloaded": "downloaded",
+            "missing": "downloaded on first use"}[presence(spec.path)]
 
 
 def row(info: CodecInfo) -> dict[str, Any]:
