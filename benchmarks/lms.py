@@ -42,7 +42,7 @@ def measure(lm_id: str, seconds: float, threads: int, device: str) -> str:
     from codec_arena import quiet_library_warnings, weights
     from codec_arena.lms import GenerationRequest, estimate_seconds, generate, lm_info, weight_spec
     from codec_arena.memory import peak_memory
-    from codec_arena.models import cache
+    from codec_arena.runtime import cache
     from codec_arena.testing import write_random_weights
 
     quiet_library_warnings()

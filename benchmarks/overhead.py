@@ -73,8 +73,8 @@ def measure(codec_id: str, seconds: float, repeats: int, threads: int) -> str:
     from codec_arena import quiet_library_warnings, weights
     from codec_arena.audio import Audio
     from codec_arena.codecs import codec_info, weight_spec
-    from codec_arena.models import cache
     from codec_arena.roundtrip import roundtrip
+    from codec_arena.runtime import cache
     from codec_arena.testing import write_random_weights
 
     quiet_library_warnings()

@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -70,19 +71,121 @@ def markdown_table(infos) -> str:
 
 
 def _cmd_roundtrip(args: argparse.Namespace) -> None:
+    """Neural codecs stream the file (any length, flat memory); classical codecs take it whole."""
+    from .codecs import get_codec
+    from .compare import parse_point
+
+    point = parse_point(args.codec if args.bitrate is None else f"{args.codec}@{args.bitrate:g}")
+    if not point.info.neural:
+        return _roundtrip_in_memory(args, point)
+    from . import files, weights
+    from .memory import peak_memory
+
+    started = time.perf_counter()
+    codec = get_codec(point.codec)
+    load_s = time.perf_counter() - started
+    with peak_memory(codec.device) as memory, _progress_bar(args) as progress:
+        encoded, decoded = files.roundtrip_file(codec, point, Path(args.input), args.out, args.codes, progress)
+    header = encoded.codes
+    random_weights = bool(codec.checkpoint and weights.is_random(codec.checkpoint))
+    summary = {"codec": point.codec, "bitrate_kbps": round(decoded.bitrate_kbps, 3), "codebooks": header.codebooks,
+               "frames": header.frames, "frame_rate": header.frame_rate, "sample_rate": header.sample_rate,
+               "duration_s": round(encoded.seconds, 3), "load_s": round(load_s, 4),
+               "encode_s": round(encoded.elapsed_s, 3), "decode_s": round(decoded.elapsed_s, 3),
+               "real_time_factor": round((encoded.elapsed_s + decoded.elapsed_s) / max(encoded.seconds, 1e-9), 4),
+               "peak_memory_mb": round(memory.mb, 1), "peak_process_mb": round(memory.peak_mb, 1),
+               "device": codec.device, "random_weights": random_weights, "out": str(args.out),
+               "codes": str(args.codes) if args.codes else None}
+    _report(summary, random_weights, args.json)
+
+
+def _roundtrip_in_memory(args: argparse.Namespace, point) -> None:
     from .audio import load_audio, write_wav
     from .roundtrip import roundtrip
 
-    result = roundtrip(load_audio(args.input), args.codec, args.bitrate)
-    write_wav(result.output, args.out)
-    summary = result.summary() | {"out": str(args.out)}
     if args.codes:
-        if result.codes is None:
-            raise CodecArenaError(f"{args.codec} is a classical codec: it makes bytes, not tokens (no --codes).")
-        Path(args.codes).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.codes).write_bytes(result.codes.to_npz())
-        summary["codes"] = str(args.codes)
-    _report(summary, result.random_weights, args.json)
+        raise CodecArenaError(f"{point.codec} is a classical codec: it makes bytes, not tokens (no --codes).")
+    result = roundtrip(load_audio(args.input), point)
+    write_wav(result.output, args.out)
+    _report(result.summary() | {"out": str(args.out)}, result.random_weights, args.json)
+
+
+def _cmd_encode(args: argparse.Namespace) -> None:
+    from . import files, weights
+    from .codecs import get_codec
+    from .compare import parse_point
+    from .memory import peak_memory
+
+    point = parse_point(args.codec if args.bitrate is None else f"{args.codec}@{args.bitrate:g}")
+    codec = files.streaming_codec(get_codec(point.codec))
+    with peak_memory(codec.device) as memory, _progress_bar(args) as progress:
+        result = files.encode_file(codec, point, Path(args.input), args.out, progress)
+    header = result.codes
+    summary = {"codec": point.codec, "nominal_kbps": header.bitrate_kbps, "codebooks": header.codebooks,
+               "frames": header.frames, "duration_s": round(result.seconds, 3), "encode_s": round(result.elapsed_s, 3),
+               "peak_memory_mb": round(memory.mb, 1), "peak_process_mb": round(memory.peak_mb, 1),
+               "weights": header.weights, "out": str(args.out)}
+    _report(summary, bool(codec.checkpoint and weights.is_random(codec.checkpoint)), args.json)
+
+
+def _cmd_decode(args: argparse.Namespace) -> None:
+    from . import files, weights
+    from .codecs import codes_file, get_codec
+    from .memory import peak_memory
+
+    header = codes_file.read_header(args.input, codec_id=args.codec)  # which codec, before any model loads
+    codec = files.streaming_codec(get_codec(header.codec_id))
+    with peak_memory(codec.device) as memory, _progress_bar(args) as progress:
+        result = files.decode_file(codec, Path(args.input), args.out, progress)
+    summary = {"codec": header.codec_id, "bitrate_kbps": round(result.bitrate_kbps, 3),
+               "duration_s": round(result.seconds, 3), "decode_s": round(result.elapsed_s, 3),
+               "peak_memory_mb": round(memory.mb, 1), "peak_process_mb": round(memory.peak_mb, 1),
+               "out": str(args.out)}
+    _report(summary, bool(codec.checkpoint and weights.is_random(codec.checkpoint)), args.json)
+
+
+class _progress_bar:
+    """Progress with ETA on stderr (none with --json): a live bar on a terminal, a line per tenth
+    in a log. `with _progress_bar(args) as progress:`."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.enabled = not getattr(args, "json", False)
+        self.bar = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=100, file=sys.stderr, dynamic_ncols=True,
+                            bar_format="{l_bar}{bar}| [{elapsed}<{remaining}] {postfix}")
+
+            def progress(fraction: float, message: str) -> None:
+                self.bar.n = min(100.0, 100 * fraction)
+                self.bar.set_postfix_str(message, refresh=False)
+                self.bar.refresh()
+
+            return progress
+        import time
+
+        started, shown = time.perf_counter(), [0]
+
+        def log(fraction: float, message: str) -> None:
+            if int(fraction * 10) > shown[0]:
+                shown[0] = int(fraction * 10)
+                elapsed = time.perf_counter() - started
+                eta = elapsed * (1 - fraction) / max(fraction, 1e-9)
+                print(f"[{fraction:4.0%}] {message}, {elapsed:.0f} s elapsed, ETA {eta:.0f} s", file=sys.stderr,
+                      flush=True)
+
+        return log
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if self.bar is not None:
+            self.bar.leave = kind is None  # on failure the bar goes and the one-line error stays
+            self.bar.close()
+        return False
 
 
 def _report(summary: dict, random_weights: bool, as_json: bool) -> None:
@@ -167,8 +270,9 @@ def _cmd_generate(args: argparse.Namespace) -> None:
     write_wav(result.audio, args.out)
     summary = result.summary() | {"out": str(args.out)}
     if args.tokens:
-        Path(args.tokens).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.tokens).write_bytes(result.codes.to_npz())
+        from .codecs import codes_file
+
+        codes_file.write(Path(args.tokens), result.codes, weights="")  # the LM's codec weights: not checked
         summary["tokens_file"] = str(args.tokens)
     _report(summary, result.random_weights, args.json)
 
@@ -250,14 +354,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_cmd_list)
 
-    p = sub.add_parser("roundtrip", help="encode and decode a file")
+    p = sub.add_parser("roundtrip", help="encode and decode a file (neural codecs: any length, streamed)")
     p.add_argument("input", help="audio file (wav, flac, ogg, opus, mp3, m4a, webm, ...)")
     p.add_argument("--codec", required=True, help="codec id (see `codec-arena list`)")
     p.add_argument("--bitrate", type=float, default=None, help="kbps; the codec's default if omitted")
     p.add_argument("--out", required=True, type=Path, help="reconstruction, written as wav")
-    p.add_argument("--codes", type=Path, help="also save the tokens as .npz (neural codecs)")
+    p.add_argument("--codes", type=Path, help="also save the codes file (.npz; neural codecs)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_cmd_roundtrip)
+
+    p = sub.add_parser("encode", help="audio file -> codes file (.npz), streamed: any length, flat memory")
+    p.add_argument("input", help="audio file (wav, flac, ogg, opus, mp3, m4a, webm, ...)")
+    p.add_argument("--codec", required=True, help="neural codec id (see `codec-arena list`)")
+    p.add_argument("--bitrate", type=float, default=None, help="kbps; the codec's default if omitted")
+    p.add_argument("--out", required=True, type=Path, help="codes file to write (.npz)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_encode)
+
+    p = sub.add_parser("decode", help="codes file -> wav, streamed; refuses codes of another codec or weights")
+    p.add_argument("input", type=Path, help="codes file written by `codec-arena encode` or `roundtrip --codes`")
+    p.add_argument("--codec", default=None, help="refuse the file unless it holds this codec's codes")
+    p.add_argument("--out", required=True, type=Path, help="audio to write (wav)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_cmd_decode)
 
     p = sub.add_parser("compare", help="compare operating points: metrics.json, wavs, report.html")
     p.add_argument("input", help="audio file")

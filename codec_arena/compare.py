@@ -17,35 +17,29 @@ from typing import Any
 from .analysis.metrics import Scores, score
 from .audio import Audio
 from .codecs import codec_info, list_codecs, weights_identity
+from .codecs.base import OperatingPoint
 from .errors import CodecArenaError, RequestError, WeightsUnavailable
 from .roundtrip import RoundTrip, roundtrip
 
 
-@dataclass(frozen=True)
-class OperatingPoint:
-    codec: str
-    kbps: float | None = None
-
-    def __str__(self) -> str:
-        return self.codec if self.kbps is None else f"{self.codec}@{self.kbps:g}"
-
-
 def parse_point(text: str) -> OperatingPoint:
+    """`codec@kbps` (or a bare codec id, meaning its default bitrate), validated: the one place a
+    point written by a person becomes an `OperatingPoint`."""
     codec, _, kbps = str(text).strip().partition("@")
     info = codec_info(codec.strip())
     if not kbps.strip():
-        return OperatingPoint(info.id, info.default_bitrate)
+        return OperatingPoint.of(info)
     try:
         value = float(kbps.removesuffix("kbps").strip())
     except ValueError:
         raise RequestError(f"'{text}': write an operating point as codec@kbps, e.g. dac_44khz@7.75.") from None
-    return OperatingPoint(info.id, info.check_bitrate(value))
+    return OperatingPoint.of(info, value)
 
 
 def all_points(codec_ids: list[str] | None = None) -> list[OperatingPoint]:
     """Every operating point of these codecs (all codecs when None): what the sweep runs."""
     infos = [codec_info(c) for c in codec_ids] if codec_ids else list_codecs()
-    return [OperatingPoint(info.id, kbps) for info in infos for kbps in info.bitrates_kbps]
+    return [OperatingPoint.of(info, kbps) for info in infos for kbps in info.bitrates_kbps]
 
 
 @dataclass
@@ -159,7 +153,7 @@ def compare(audio: Audio, points: list[OperatingPoint],
         if progress:
             progress(i / len(points), f"{point}")
         try:
-            result = roundtrip(audio, point.codec, point.kbps)
+            result = roundtrip(audio, point)
         except WeightsUnavailable as missing:
             skipped.append((point, str(missing)))
             continue

@@ -15,6 +15,7 @@ from typing import Any
 from .analysis.metrics import QUALITY_KEYS, SPECS
 from .audio import Audio, write_wav
 from .compare import Entry
+from .player import PLAYER_CSS, PLAYER_JS, player_html
 
 COLUMNS = ["codec", "bitrate_kbps", "requested_kbps", "codebooks", "token_rate", *QUALITY_KEYS, "delay_ms",
            "real_time_factor", "peak_memory_mb", "random_weights"]
@@ -84,7 +85,7 @@ def write_outputs(original: Audio, entries: list[Entry], out: Path, html_report:
         paths.append(write_wav(entry.result.output, out / f"{file_stem(i, entry)}.wav"))
         if entry.result.codes is not None:
             path = out / f"{file_stem(i, entry)}_tokens.npz"
-            path.write_bytes(entry.result.codes.to_npz())
+            path.write_bytes(entry.result.codes.to_npz(entry.result.weights_id))
             paths.append(path)
     paths += write_metrics(entries, out)
     if html_report:
@@ -125,7 +126,6 @@ def rate_distortion(rows: list[dict[str, Any]], metric: str):
 
 def write_html(original: Audio, entries: list[Entry], path: Path) -> Path:
     from .analysis.plots import spectrogram_grid
-    from .ui.player import PLAYER_CSS, PLAYER_JS, player_html
 
     rows = [entry.row() for entry in entries]
     sources = [("original", original)] + [(str(e.point), e.result.output) for e in entries]

@@ -38,33 +38,6 @@ def write_random_weights(model_id: str, small: bool = False, seed: int = 0) -> P
     return path
 
 
-def hub_snapshot(repo_id: str, files: dict[str, Path | bytes] | None = None, source: Path | None = None) -> Path:
-    """Lay files out as the Hugging Face hub cache does (`$HF_HOME/hub/models--org--name/snapshots/<sha>/`,
-    `refs/main`), so `from_pretrained(repo_id)` and `hf_hub_download` find them offline. `source` is a
-    folder (e.g. from `save_pretrained`) whose files are copied in; `files` adds or overrides by name."""
-    import hashlib
-    import shutil
-
-    repo = weights.hub_repo_dir(repo_id)
-    commit = hashlib.sha1(repo_id.encode()).hexdigest()
-    snapshot = repo / "snapshots" / commit
-    snapshot.mkdir(parents=True, exist_ok=True)
-    (repo / "refs").mkdir(exist_ok=True)
-    (repo / "refs" / "main").write_text(commit)
-    if source is not None:
-        for item in Path(source).iterdir():
-            if item.is_file():
-                shutil.copyfile(item, snapshot / item.name)
-    for name, content in (files or {}).items():
-        target = snapshot / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            target.write_bytes(content)
-        else:
-            shutil.copyfile(content, target)
-    return snapshot
-
-
 def neural_codec_ids() -> list[str]:
     return [info.id for info in registry.list_codecs() if registry.weight_spec(info.id) is not None]
 

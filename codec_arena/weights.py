@@ -93,6 +93,33 @@ def hub_repo_dir(repo_id: str) -> Path:
     return Path(home).expanduser() / f"models--{repo_id.replace('/', '--')}"
 
 
+def hub_snapshot(repo_id: str, files: dict[str, Path | bytes] | None = None, source: Path | None = None) -> Path:
+    """Lay files out as the Hugging Face hub cache does (`$HF_HOME/hub/models--org--name/snapshots/<sha>/`,
+    `refs/main`), so `from_pretrained(repo_id)` and `hf_hub_download` find them offline. `source` is a
+    folder (e.g. from `save_pretrained`) whose files are copied in; `files` adds or overrides by name."""
+    import hashlib
+    import shutil
+
+    repo = hub_repo_dir(repo_id)
+    commit = hashlib.sha1(repo_id.encode()).hexdigest()
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    if source is not None:
+        for item in Path(source).iterdir():
+            if item.is_file():
+                shutil.copyfile(item, snapshot / item.name)
+    for name, content in (files or {}).items():
+        target = snapshot / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            shutil.copyfile(content, target)
+    return snapshot
+
+
 def hub_file(repo_id: str, filename: str, revision: str = "main") -> Path:
     """Where a hub file lives once downloaded: the snapshot `refs/<revision>` points at. Before that,
     the path it will have under a placeholder snapshot, so messages can still say where we looked."""
@@ -113,3 +140,21 @@ def hub_spec(model_id: str, repo_id: str, filename: str, allow_patterns: list[st
 
     return WeightSpec(model_id=model_id, source=f"the Hugging Face hub ({repo_id})",
                       location=lambda: hub_file(repo_id, filename), fetch=fetch)
+
+
+def fingerprint(path: Path) -> str:
+    """Which weights (by content, not by path): sha256 of the size and the first and last MiB. Two
+    checkpoints that differ anywhere near their ends, or in size, differ here; reading 2 MiB is instant."""
+    import hashlib
+
+    path = Path(path)
+    if not path.is_file():
+        return ""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as handle:
+        digest.update(handle.read(1 << 20))
+        if size > 2 << 20:
+            handle.seek(size - (1 << 20))
+            digest.update(handle.read(1 << 20))
+    return digest.hexdigest()[:16]

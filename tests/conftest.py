@@ -64,7 +64,7 @@ def cache_env() -> dict[str, str]:
 @pytest.fixture
 def empty_cache_env(tmp_path, monkeypatch) -> Path:
     """An offline machine with nothing downloaded; the model cache starts cold."""
-    from codec_arena.models import cache
+    from codec_arena.runtime import cache
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -82,6 +82,22 @@ def tone(seconds: float = 1.0, rate: int = 16_000, channels: int = 1, freq: floa
     t = np.arange(int(seconds * rate)) / rate
     mono = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)
     return np.repeat(mono[None], channels, axis=0).astype(np.float32)
+
+
+def seams_are_measured(codec, samples: np.ndarray, point, window_units: tuple[int, ...], frames: int) -> None:
+    """For an inexact codec (`exact = False`) with a short context: the engine's figures are computed at
+    each window length (3+ windows), and chunked codes and audio have the one-pass shapes."""
+    from codec_arena.audio import Audio
+    from codec_arena.codecs import stream
+
+    for units in window_units:
+        figures = stream.exactness(codec, samples, point, window_units=units)
+        assert figures.windows == len(stream.plan(frames, units, codec.context_units)) >= 3
+        assert 0 <= figures.equal_codes <= 1
+        assert np.isfinite([figures.max_latent_delta, figures.max_audio_delta]).all()
+    codec.window_units = window_units[0]
+    codes = codec.encode(Audio(samples, codec.info.sample_rate), point)
+    assert codes.frames == frames and codec.decode(codes).samples.shape == samples.shape
 
 
 def free_port() -> int:

@@ -1,4 +1,5 @@
-"""AudioDec: the release layout our loader reads, its receptive-field windowing, its operating points."""
+"""AudioDec: the release layout our loader reads, its receptive-field windows through the engine, batches,
+its operating points."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from conftest import tone
 
 from codec_arena import weights
 from codec_arena.audio import Audio
+from codec_arena.codecs import OperatingPoint, audiodec, codec_info, get_codec, stream
 from codec_arena.codecs import _audiodec_nets as nets
-from codec_arena.codecs import audiodec, codec_info, get_codec
 from codec_arena.errors import WeightsUnavailable
 
 IDS = ["audiodec_24khz", "audiodec_48khz"]
@@ -58,21 +59,48 @@ def test_receptive_field_matches_the_official_figure():
     assert 30 < vocoder.left_context() < 40  # frames of codes
 
 
-def test_windowed_coding_equals_one_pass(cache_env):
-    """Windows with their receptive field in front give the one-pass codes and audio, with no extra frames."""
+def test_contexts_are_the_receptive_fields_plus_two_frames(cache_env):
+    codec = get_codec("audiodec_24khz")  # the small test config has the released kernels and strides
+    assert (codec.hop, codec.context_units, codec.decode_context_units) == (300, 27, 40)  # 7208 samples, 37.67 frames
+    assert codec.exact and codec.batchable
+
+
+@pytest.mark.parametrize("window_units", [20, 35])
+def test_windowed_coding_equals_one_pass(cache_env, window_units):
+    """Windows (6 or 3, each shorter than the encoder's 27-frame context) with their receptive field in
+    front give the one-pass codes, latent and audio, with no extra frames."""
     info = codec_info("audiodec_24khz")
     base = tone(1.26, 24_000, freq=300.0)  # 30_240 samples: the last of 101 frames is partial
-    clip = Audio(base * np.linspace(0.2, 1.5, base.shape[1], dtype=np.float32), 24_000)
+    samples = base * np.linspace(0.2, 1.5, base.shape[1], dtype=np.float32)
     codec = audiodec.load(info, "cpu")
-    codec.window_frames = 10**9
-    whole = codec.encode(clip, 6.4)
-    whole_audio = codec.decode(whole)
-    codec.window_frames = 20  # 6 windows of 17 frames, each shorter than the encoder's 26-frame context
-    assert len(codec.windows(whole.frames)) == 6
-    windowed = codec.encode(clip, 6.4)
-    assert windowed.frames == math.ceil(clip.frames / 300) == whole.frames
-    np.testing.assert_array_equal(windowed.tokens, whole.tokens)
-    np.testing.assert_allclose(codec.decode(windowed).samples, whole_audio.samples, rtol=0, atol=1e-5)
+    figures = stream.exactness(codec, samples, OperatingPoint.of(info), window_units)
+    assert figures.windows == (6 if window_units == 20 else 3)
+    assert figures.equal_codes == 1.0 and figures.max_latent_delta < 1e-4 and figures.max_audio_delta < 1e-5
+    codec.window_units = window_units
+    windowed = codec.encode(Audio(samples, 24_000), 6.4)
+    assert windowed.tokens.shape == (8, math.ceil(samples.shape[1] / 300)) == (8, 101)
+    assert codec.decode(windowed).frames == samples.shape[1]
+
+
+@pytest.mark.parametrize("samples", [1, 299, 4_801])
+def test_odd_and_sub_frame_lengths_keep_their_length(cache_env, samples):
+    codec = get_codec("audiodec_24khz")
+    codes = codec.encode(Audio(tone(0.25, 24_000)[:, :samples], 24_000), 6.4)
+    assert codes.tokens.shape == (8, math.ceil(samples / 300))
+    assert codec.decode(codes).samples.shape == (1, samples)
+
+
+def test_batches_equal_one_at_a_time(cache_env):
+    codec = get_codec("audiodec_24khz")
+    base = tone(0.2, 24_000) * np.linspace(0.2, 1.5, 4_800, dtype=np.float32)
+    clips = [Audio(base[:, :3_000].copy(), 24_000), Audio(base[:, 500:3_410].copy(), 24_000),
+             Audio(base[:, :1_000].copy(), 24_000)]  # 10, 10 and 4 frames
+    batched = codec.encode_batch(clips, 6.4)
+    for clip, codes in zip(clips, batched, strict=True):
+        np.testing.assert_array_equal(codes.tokens, codec.encode(clip, 6.4).tokens)
+    for codes, audio in zip(batched, codec.decode_batch(batched), strict=True):
+        assert audio.frames == codes.num_samples
+        np.testing.assert_allclose(audio.samples, codec.decode(codes).samples, rtol=0, atol=1e-4)
 
 
 def test_short_clips_and_fewer_codebooks(cache_env):

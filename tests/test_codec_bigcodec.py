@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import tone
+from conftest import seams_are_measured, tone
 
 from codec_arena import weights
 from codec_arena.audio import Audio
-from codec_arena.codecs import codec_info, get_codec
+from codec_arena.codecs import codec_info, get_codec, stream
 from codec_arena.codecs.bigcodec import CHECKPOINT, HUB_ID, BigCodecCodec
 from codec_arena.errors import WeightsUnavailable
 
@@ -49,18 +49,61 @@ def test_decoding_the_codes_equals_inference_py(cache_env):
     np.testing.assert_allclose(ours, reference, atol=1e-5)
 
 
-def test_long_input_runs_in_windows_with_context(cache_env):
+def fresh(window_units: int | None = None) -> BigCodecCodec:
+    """A new adapter on the loaded model (window sizes are per instance)."""
     loaded = get_codec("bigcodec")
-    args = (loaded.info, loaded.model, loaded.device, loaded.checkpoint)
-    windowed = BigCodecCodec(*args, window_frames=13, context_frames=16)
-    one_pass = BigCodecCodec(*args, window_frames=10**9)
-    rng = np.random.default_rng(0)
-    clip = Audio((0.1 * rng.standard_normal((1, 9_677))).astype(np.float32), 16_000)
-    assert [(w.start, w.stop) for w in windowed.plan(49)] == [(0, 13), (13, 26), (26, 39), (39, 49)]
+    codec = BigCodecCodec(loaded.info, loaded.model, loaded.device, loaded.checkpoint)
+    if window_units:
+        codec.window_units = window_units
+    return codec
+
+
+def noise(n: int, seed: int = 0) -> Audio:
+    return Audio((0.1 * np.random.default_rng(seed).standard_normal((1, n))).astype(np.float32), 16_000)
+
+
+def test_long_input_runs_in_windows_with_context(cache_env):
+    windowed = fresh(window_units=13)
+    windowed.context_units = windowed.decode_context_units = 16
+    clip = noise(9_677)
+    assert [(w.start, w.stop) for w in stream.plan(49, 13, 16)] == [(0, 13), (13, 26), (26, 39), (39, 49)]
     codes = windowed.encode(clip, 1.04)
     assert codes.tokens.shape == (1, 49)  # ceil(9677 / 200): no token twice
-    assert np.mean(codes.tokens == one_pass.encode(clip, 1.04).tokens) > 0.95
+    assert np.mean(codes.tokens == fresh().encode(clip, 1.04).tokens) > 0.95
     assert windowed.decode(codes).frames == clip.frames
+
+
+def test_chunked_against_one_pass_is_measured(cache_env):
+    """Forward LSTMs in the encoder and decoder: not exact by construction (`exact = False`); the
+    engine's figures are computed, and chunked codes and audio have the one-pass shapes."""
+    codec = fresh()
+    assert not codec.exact and codec.hop == 200 and codec.context_units == codec.decode_context_units == 80
+    # the default context would let every window of this short clip see all of it: 8 frames, so the
+    # windows really cut it and the figures measure the LSTMs' seams
+    codec.context_units = codec.decode_context_units = 8
+    assert codec.window_units == 800  # 10 s
+    seams_are_measured(codec, noise(12_877).samples, codec.point(1.04), (17, 22), frames=65)  # 4 and 3 windows
+
+
+@pytest.mark.parametrize("n", [16_077, 77])
+def test_odd_and_sub_frame_lengths(cache_env, n):
+    codec = get_codec("bigcodec")
+    codes = codec.encode(noise(n), 1.04)
+    assert codes.tokens.shape == (1, -(-n // 200)) and codec.decode(codes).frames == n
+
+
+def test_batches_equal_one_at_a_time(cache_env):
+    """Clips of equal frame counts (zero-padded to whole frames, as one clip is) share a pass."""
+    codec = get_codec("bigcodec")
+    assert codec.batchable and codec.pads_to_frames
+    clips = [noise(3_201, 1), noise(3_201, 2), noise(3_300, 3), noise(5_000, 4)]
+    batch, alone = codec.encode_batch(clips, 1.04), [codec.encode(clip, 1.04) for clip in clips]
+    for a, b in zip(batch, alone, strict=True):
+        np.testing.assert_array_equal(a.tokens, b.tokens)
+    assert [c.tokens.shape for c in batch] == [(1, 17)] * 3 + [(1, 25)]
+    for a, b, clip in zip(codec.decode_batch(alone), [codec.decode(c) for c in alone], clips, strict=True):
+        assert a.frames == clip.frames
+        np.testing.assert_allclose(a.samples, b.samples, atol=1e-4)
 
 
 def test_missing_weights_name_the_hub_path(empty_cache_env, monkeypatch):

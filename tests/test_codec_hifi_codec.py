@@ -1,11 +1,12 @@
 """HiFi-Codec (AcademiCodec): the official checkpoint layout in the hub cache, our loader reading it, the
-GRVQ operating points, windowing and odd lengths. Parity with the official code itself is
+GRVQ operating points, windows through the engine (with the first pass's whole-input GroupNorm
+statistics), batches and odd lengths. Parity with the official code itself is
 `benchmarks/parity/hifi_codec.py` (it needs the official checkout)."""
 
 from __future__ import annotations
 
-import copy
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,47 @@ import pytest
 from conftest import tone
 
 from codec_arena.audio import Audio
-from codec_arena.codecs import Codes, codec_info, get_codec, weight_spec
-from codec_arena.codecs.hifi_codec import DECODE_CONTEXT_FRAMES, MODELS
-from codec_arena.codecs.windowing import plan
+from codec_arena.codecs import OperatingPoint, codec_info, get_codec, stream, weight_spec
+from codec_arena.codecs import hifi_codec as hc
+from codec_arena.codecs.chunked import inference
+from codec_arena.codecs.hifi_codec import MODELS
 from codec_arena.errors import RequestError, WeightsUnavailable
 from codec_arena.roundtrip import roundtrip
 
 CODEC = "hifi_codec_16k_320d"  # the cheapest; the others share the code and differ in config only
+
+
+@pytest.fixture(scope="module")
+def narrow_model():
+    """HiFi-Codec's architecture with the encoder at a quarter of its width (the same kernels, strides and
+    12 GroupNorms, so the same contexts; the loader always builds the full size, too slow for many
+    windows), GroupNorm affines and codebooks randomised as the parity check does, so both matter."""
+    import torch
+
+    from codec_arena.codecs._hifi_codec_nets import HiFiCodec
+
+    torch.manual_seed(0)
+    model = HiFiCodec(replace(hc.config(CODEC), channels=8, upsample_initial_channel=32)).eval()
+    with torch.no_grad():
+        for norm in model.encoder.normalize:
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.normal_(0, 0.1)
+        latent = model.encoder(0.1 * torch.randn(1, 1, 16_000))
+        for modules in model.quantizer.layers():
+            for module in modules:
+                module.embedding.weight.normal_(0, float(latent.std()))
+    return model
+
+
+def narrow(model) -> hc.HiFiCodecCodec:
+    return hc.HiFiCodecCodec(codec_info(CODEC), model, "cpu", None)
+
+
+def speech_like(frames: int) -> np.ndarray:
+    """A swelling tone in noise, [1, frames]: GroupNorm statistics change along it."""
+    t = np.arange(frames) / 16_000
+    noise = np.random.default_rng(1).standard_normal(frames)
+    return ((0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * noise) * np.linspace(0.1, 2.0, frames))[None].astype(np.float32)
 
 
 @pytest.mark.parametrize(("codec_id", "frame_rate", "kbps"), [
@@ -64,22 +99,81 @@ def test_loader_reads_that_file_and_folds_weight_norm(cache_env):
     torch.testing.assert_close(model.generator.ups[1].weight, v * g / v.pow(2).sum((1, 2), keepdim=True).sqrt())
 
 
-def test_windows_stitch_like_one_pass(cache_env):
-    """Short windows: on a 10-frame clip the encoder's context covers the whole clip, so windowed codes
-    equal one pass exactly; over 30 frames the decoder's context is cut, and its receptive field
-    (14 frames) lies inside it."""
+def test_contexts_cover_the_convolutions_reach(cache_env):
+    """Computed from the full-size kernels: the encoder reaches 71.5 frames each side (22,871 samples),
+    the generator 13.8 frames; two frames of margin each."""
     codec = get_codec(CODEC)
-    windowed = copy.copy(codec)
-    windowed.window = 4
-    clip = Audio(tone(0.2, 16_000), 16_000)
-    np.testing.assert_array_equal(windowed.encode(clip, 2.0).tokens, codec.encode(clip, 2.0).tokens)
-    windowed.window = 10
-    assert [(w.lo, w.hi) for w in plan(30, 10, DECODE_CONTEXT_FRAMES)] == [(0, 26), (0, 30), (4, 30)]
-    tokens = np.random.default_rng(0).integers(0, 1024, (4, 30))
-    codes = Codes(tokens=tokens, frame_rate=50.0, codebook_size=1024, sample_rate=16_000, num_samples=9_600)
-    one, many = codec.decode(codes).samples, windowed.decode(codes).samples
-    assert one.shape == many.shape == (1, 9_600)
-    assert np.abs(one - many).max() <= 1e-5
+    assert codec.model.encoder.reach() == pytest.approx(22_871.5) and codec.context_units == 74
+    assert codec.model.generator.reach() == pytest.approx(13.79, abs=0.01) and codec.decode_context_units == 16
+    assert codec.batchable and codec.exact
+
+
+def test_first_pass_statistics_are_the_one_pass_groupnorm_statistics(narrow_model):
+    """The first pass over 4 windows gives every GroupNorm the mean and variance it computes in one pass."""
+    codec, samples = narrow(narrow_model), speech_like(48_123)
+    seen = {}
+    hooks = [norm.register_forward_hook(lambda module, args, out, j=j: seen.update({j: args[0]}))  # returns None
+             for j, norm in enumerate(narrow_model.encoder.normalize)]
+    try:
+        with inference():
+            one_pass = codec.latent_chunk(samples[None])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    with inference():
+        found = codec.first_pass(stream.ArrayReader(samples), window_units=40)
+        given = codec.latent_chunk(samples[None], prepared=found)  # the whole clip with them: one pass
+    assert len(found) == 24 and np.abs(given - one_pass).max() < 1e-4
+    for j, x in seen.items():
+        groups = x.double().reshape(narrow_model.encoder.normalize[j].num_groups, -1)
+        np.testing.assert_allclose(found[f"mean{j}"], groups.mean(1).numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(found[f"var{j}"], groups.var(1, unbiased=False).numpy(), rtol=1e-4, atol=1e-7)
+    with inference():
+        assert codec.first_pass(stream.ArrayReader(samples[:, :16_000]), window_units=60) == {}  # one window
+
+
+def test_windows_with_the_first_pass_equal_one_pass(narrow_model):
+    """3 s in 4 and in 3 windows: with the first pass's statistics the codes equal one pass and the latent
+    agrees to float rounding; the generator's windows equal one pass; `stream.exactness` (which runs
+    the first pass as the engine does) says so too."""
+    samples, reader = speech_like(48_123), stream.ArrayReader(speech_like(48_123))
+    point = OperatingPoint.of(codec_info(CODEC))
+    one = narrow(narrow_model)
+    reference = one.encode(Audio(samples, 16_000), point)
+    with inference():
+        one_latent = one.latent_chunk(samples[None])[0]
+    codec = narrow(narrow_model)
+    for window_units in (40, 60):
+        assert len(stream.plan(151, window_units, codec.context_units)) == (4 if window_units == 40 else 3)
+        tokens, latent = stream.TokenList(), stream.TokenList()
+        with inference():
+            prepared = codec.first_pass(reader, window_units)
+            stream.encode(codec, reader, point, tokens, window_units=window_units, prepared=prepared)
+            stream.encode(codec, reader, point, latent, window_units=window_units, latent=True, prepared=prepared)
+        np.testing.assert_array_equal(tokens.tokens(), reference.tokens)
+        assert np.abs(latent.tokens() - one_latent).max() < 1e-4
+    codec.window_units = 40
+    chunked = codec.encode(Audio(samples, 16_000), point)  # the first pass inside
+    assert chunked.tokens.shape == (4, 151) and np.array_equal(chunked.tokens, reference.tokens)
+    for window_units, windows in ((40, 4), (60, 3)):
+        figures = stream.exactness(codec, samples, point, window_units)
+        assert figures.windows == windows and figures.equal_codes == 1.0
+        assert figures.max_latent_delta < 1e-4 and figures.max_audio_delta < 1e-4
+
+
+def test_batches_equal_one_at_a_time(narrow_model):
+    codec = narrow(narrow_model)
+    point = OperatingPoint.of(codec_info(CODEC))
+    samples = speech_like(4_000)
+    clips = [Audio(samples[:, :3_200].copy(), 16_000), Audio(samples[:, 500:3_610].copy(), 16_000),
+             Audio(samples[:, :2_000].copy(), 16_000)]  # 10, 10 and 7 frames
+    batched = codec.encode_batch(clips, point)
+    for clip, codes in zip(clips, batched, strict=True):
+        np.testing.assert_array_equal(codes.tokens, codec.encode(clip, point).tokens)
+        assert codes.num_samples == clip.frames
+    for codes, audio in zip(batched, codec.decode_batch(batched), strict=True):
+        assert audio.frames == codes.num_samples
+        np.testing.assert_allclose(audio.samples, codec.decode(codes).samples, rtol=0, atol=1e-4)
 
 
 @pytest.mark.parametrize("samples", [1, 321])

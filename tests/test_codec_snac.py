@@ -11,7 +11,7 @@ from conftest import tone
 
 from codec_arena import weights
 from codec_arena.audio import Audio
-from codec_arena.codecs import Codes, codec_info, get_codec
+from codec_arena.codecs import Codes, codec_info, get_codec, stream
 from codec_arena.codecs.snac import SnacCodec
 from codec_arena.errors import WeightsUnavailable
 from codec_arena.roundtrip import roundtrip
@@ -93,22 +93,90 @@ def test_progressive_decoding_uses_the_first_levels(cache_env):
         assert out.frames == 12_000 and np.isfinite(out.samples).all()
 
 
-@pytest.mark.parametrize("codec_id", ["snac_24khz", "snac_32khz"])
-def test_long_input_windows_give_the_one_pass_codes(cache_env, codec_id):
-    """Windows are whole padding units (attention blocks) with >= 0.3 s of context, past the encoder's
-    receptive field: the codes are those of one pass, and the output has the exact length."""
+def noiseless(codec_id: str) -> SnacCodec:
+    """The loaded weights with the decoder's noise gains at zero: SNAC's `NoiseBlock`s add
+    `randn * linear(x)` (fresh Gaussian noise) on every decode; a zero `linear` adds exactly zero."""
+    from snac import SNAC
+    from snac.layers import NoiseBlock
+
     loaded = get_codec(codec_id)
-    args = (loaded.info, loaded.model, loaded.device, loaded.checkpoint)
-    windowed = SnacCodec(*args, window_seconds=0.3, context_seconds=0.3)
-    one_pass = SnacCodec(*args, window_seconds=10**6)
-    rate = loaded.info.sample_rate
-    rng = np.random.default_rng(0)
-    clip = Audio((0.1 * rng.standard_normal((1, int(1.2 * rate) + 77))).astype(np.float32), rate)
-    codes = windowed.encode(clip, loaded.info.bitrates_kbps[0])
-    plan = windowed.plan(codes.frames)
-    assert len(plan) == 4 and all(w.start % windowed.unit == 0 and w.lo % windowed.unit == 0 for w in plan)
-    assert np.mean(codes.tokens == one_pass.encode(clip, loaded.info.bitrates_kbps[0]).tokens) > 0.99
-    assert windowed.decode(codes).frames == clip.frames
+    config = json.loads(weights.hub_file(f"hubertsiuzdak/{codec_id}", "config.json").read_text())
+    model = SNAC(**config).eval()
+    model.load_state_dict(loaded.model.state_dict())
+    blocks = [m for m in model.modules() if isinstance(m, NoiseBlock)]
+    assert blocks
+    with torch.no_grad():
+        for block in blocks:
+            block.linear.parametrizations.weight.original0.zero_()  # weight norm's g: the weight is 0
+    return SnacCodec(loaded.info, model, loaded.device, loaded.checkpoint)
+
+
+def noise(n: int, rate: int, seed: int = 0) -> Audio:
+    return Audio((0.1 * np.random.default_rng(seed).standard_normal((1, n))).astype(np.float32), rate)
+
+
+@pytest.mark.parametrize(("codec_id", "n", "sizes"), [("snac_24khz", 13_377, (2, 3)),  # 7 units: 4, 3 windows
+                                                      ("snac_32khz", 56_524, (1, 2))])  # 5 units: 5, 3 windows
+def test_windows_give_the_one_pass_codes_and_audio(cache_env, codec_id, n, sizes):
+    """A unit is one padding unit (an attention block at 32 kHz), so window edges are block edges;
+    the context (the receptive field read from the model, in units) makes chunked codes, latents
+    and (noise off) audio those of one pass."""
+    codec = noiseless(codec_id)
+    info = codec.info
+    assert codec.exact and codec.unit_frames == info.frame_multiple
+    assert codec.hop == codec.model.hop_length * codec.unit_frames
+    assert (codec.context_units, codec.decode_context_units) == {"snac_24khz": (4, 4), "snac_32khz": (2, 2)}[codec_id]
+    clip = noise(n, info.sample_rate)
+    for units in sizes:
+        figures = stream.exactness(codec, clip.samples, codec.point(None), window_units=units)
+        assert figures.windows >= 3 and figures.equal_codes == 1.0
+        assert figures.max_latent_delta < 1e-4 and figures.max_audio_delta < 1e-4
+    codec.window_units = sizes[0]
+    codes = codec.encode(clip, info.bitrates_kbps[0])
+    assert codes.tokens.shape == (len(codec.strides), -(-n // codec.hop) * codec.unit_frames)
+    assert codes.extras["strides"].tolist() == codec.strides and codec.decode(codes).frames == n
+
+
+def test_the_context_covers_the_full_size_receptive_field():
+    """The full-size configs have the small ones' kernels, strides and blocks: the same contexts."""
+    from snac import SNAC
+
+    from codec_arena.codecs.snac import CONFIGS
+
+    for codec_id, expected in (("snac_24khz", (4, 4)), ("snac_32khz", (2, 2)), ("snac_44khz", (2, 2))):
+        with torch.device("meta"):
+            model = SNAC(**CONFIGS[codec_id])
+        codec = SnacCodec(codec_info(codec_id), model, "meta", None)
+        assert (codec.context_units, codec.decode_context_units) == expected
+
+
+def test_decoding_adds_fresh_noise(cache_env):
+    """Why the audio check above turns the noise off: two one-pass decodes of the same codes differ."""
+    codec = get_codec("snac_24khz")
+    codes = codec.encode(noise(4_000, 24_000), 0.98)
+    assert not np.allclose(codec.decode(codes).samples, codec.decode(codes).samples)
+
+
+@pytest.mark.parametrize("n", [24_077, 100])
+def test_odd_and_sub_frame_lengths(cache_env, n):
+    codec = get_codec("snac_24khz")  # one unit: 4 frames of 512 samples
+    codes = codec.encode(noise(n, 24_000), 0.98)
+    assert codes.tokens.shape == (3, -(-n // 2048) * 4) and codec.decode(codes).frames == n
+
+
+def test_batches_equal_one_at_a_time(cache_env):
+    """Clips of equal unit counts (zero-padded as `preprocess` pads one clip) share a pass."""
+    codec = noiseless("snac_24khz")
+    assert codec.batchable and codec.pads_to_frames
+    clips = [noise(5_000, 24_000, 1), noise(5_000, 24_000, 2), noise(5_500, 24_000, 3), noise(9_000, 24_000, 4)]
+    batch, alone = codec.encode_batch(clips, 0.98), [codec.encode(clip, 0.98) for clip in clips]
+    for a, b in zip(batch, alone, strict=True):
+        np.testing.assert_array_equal(a.tokens, b.tokens)
+        assert a.extras["strides"].tolist() == [4, 2, 1]
+    assert [c.tokens.shape for c in batch] == [(3, 12)] * 3 + [(3, 20)]
+    for a, b, clip in zip(codec.decode_batch(alone), [codec.decode(c) for c in alone], clips, strict=True):
+        assert a.frames == clip.frames
+        np.testing.assert_allclose(a.samples, b.samples, atol=1e-4)
 
 
 def test_missing_weights_name_the_hub_path(empty_cache_env, monkeypatch):

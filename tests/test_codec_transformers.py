@@ -1,10 +1,12 @@
-"""The codecs transformers ships (Mimi, X-Codec, X-Codec2, WavTokenizer, NeuCodec, Higgs Audio v2
-tokenizer): hub-cache layout, the transformers loader, config facts, bitrate mapping, windowing."""
+"""The codecs transformers ships (EnCodec 32 kHz, Mimi, X-Codec, X-Codec2, WavTokenizer, NeuCodec,
+Higgs Audio v2 tokenizer): hub-cache layout, the transformers loader, config facts, bitrate mapping,
+and the streaming engine (windows, exactness figures, shapes, batches)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ from conftest import tone
 
 from codec_arena import weights
 from codec_arena.audio import Audio
-from codec_arena.codecs import codec_info, get_codec, list_codecs
+from codec_arena.codecs import codec_info, get_codec, list_codecs, stream
 from codec_arena.codecs.registry import family_module
 from codec_arena.errors import WeightsMismatch, WeightsUnavailable
 from codec_arena.roundtrip import roundtrip
@@ -66,14 +68,14 @@ def test_loaded_by_from_pretrained_with_the_advertised_facts(cache_env, codec_id
 
     codec = get_codec(codec_id, "cpu")
     info = codec.info
-    assert type(codec.model) is getattr(transformers, codec.model_class)
+    assert type(codec.model) is getattr(transformers, codec.family.model_class)
     assert codec.model.name_or_path == info.hub_id  # from_pretrained(hub_id), not a local folder
     assert weights.is_random(codec.checkpoint)
     facts = codec.config_facts()  # read from the loaded config.json
     assert (facts["sample_rate"], facts["frame_rate"], facts["codebook_size"]) == (
         info.sample_rate, info.frame_rate, info.codebook_size)
     assert facts["codebooks"] == info.max_codebooks
-    if codec.uses_feature_extractor:  # X-Codec2, NeuCodec: mel features for w2v-BERT
+    if codec.family.uses_feature_extractor:  # X-Codec2, NeuCodec: mel features for w2v-BERT
         assert type(codec.feature_extractor).__name__ == type(codec.model).__name__.replace("Model", "FeatureExtractor")
     # a checkpoint that disagrees with the facts we show is refused, not mislabelled
     wrong = dataclasses.replace(info, frame_rate=info.frame_rate * 2)
@@ -115,26 +117,97 @@ def test_ten_milliseconds_round_trip(cache_env, codec_id):
     assert result.codes.frames == 1 and np.isfinite(result.output.samples).all()
 
 
-def test_long_input_is_windowed_without_seams_in_a_causal_codec(cache_env):
-    """12 s of Mimi runs as two 6 s windows with 1 s of context: every frame is coded once, the length
-    comes back exactly, and (Mimi being causal) the first window's codes are those of one pass."""
+def test_long_input_goes_through_the_engine_in_windows(cache_env):
+    """12 s of Mimi runs as two 6 s windows (the engine's 10 s default) with 1 s of context: every frame
+    is coded once, the length comes back exactly, and (Mimi being causal) the first window's codes are
+    those of one pass."""
     import torch
 
     codec = get_codec("mimi", "cpu")
     clip = Audio(tone(12.0, 24_000, freq=220.0) * np.linspace(0.2, 1.0, 12 * 24_000, dtype=np.float32), 24_000)
-    windows = codec.windows(150)
+    windows = stream.plan(150, codec.window_units, codec.context_units)
     assert [(w.start, w.stop, w.lo, w.hi) for w in windows] == [(0, 75, 0, 88), (75, 150, 62, 150)]
     codes = codec.encode(clip, 1.1)
-    assert codes.frames == 150 and codes.bitrate_kbps == pytest.approx(1.1)
+    assert codes.tokens.shape == (8, math.ceil(clip.frames / codec.hop)) == (8, 150)
+    assert codes.bitrate_kbps == pytest.approx(1.1)
     with torch.inference_mode():  # the library call on the whole clip at once
         one_pass = codec.model.encode(torch.from_numpy(clip.samples)[None], num_quantizers=8).audio_codes[0].numpy()
     np.testing.assert_array_equal(codes.tokens[:, :75], one_pass[:, :75])
     assert codec.decode(codes).frames == 12 * 24_000
 
 
+def fresh(codec_id: str):
+    """A codec instance of its own (window settings changed here stay here), on the shared model."""
+    codec = get_codec(codec_id, "cpu")
+    return type(codec)(codec.info, codec.model, "cpu", codec.feature_extractor)
+
+
+@pytest.mark.parametrize("codec_id", ONE_PER_CLASS)
+def test_chunked_against_one_pass(cache_env, codec_id):
+    """None of these families is exact (whole-input attention, LSTMs, Mimi's 80 s attention span), so the
+    context is 1 s each side. A 0.4 s clip in windows of a third: every window's context still covers the
+    clip, so each computes the one-pass input and keeps its own frames: one-pass codes, latent and audio.
+    With a one-frame context the seams are real: the figures are computed over the same frames."""
+    codec = fresh(codec_id)
+    info = codec.info
+    assert not codec.exact and codec.context_units == codec.decode_context_units == math.ceil(info.frame_rate)
+    samples = tone(0.4, info.sample_rate)
+    units = stream.units_for(codec, samples.shape[1])
+    point = codec.point(None)
+    covered = stream.exactness(codec, samples, point, window_units=math.ceil(units / 3))
+    assert covered.windows == 3 and covered.equal_codes == 1.0
+    assert covered.max_latent_delta < 1e-5 and covered.max_audio_delta < 1e-5
+    codec.context_units = codec.decode_context_units = 1
+    seams = stream.exactness(codec, samples, point, window_units=math.ceil(units / 4))
+    assert seams.windows >= 3 and 0.0 <= seams.equal_codes <= 1.0
+    assert np.isfinite(seams.max_latent_delta) and np.isfinite(seams.max_audio_delta)
+
+
+@pytest.mark.parametrize("codec_id", ONE_PER_CLASS)
+def test_codes_have_a_frame_per_hop_and_audio_the_input_length(cache_env, codec_id):
+    codec = get_codec(codec_id, "cpu")
+    info, hop = codec.info, codec.hop
+    point = codec.point(None)
+    for n in (3 * hop + 7, hop // 3):  # an odd length; less than one frame
+        clip = Audio(tone(n / info.sample_rate, info.sample_rate)[:, :n], info.sample_rate)
+        codes = codec.encode(clip, point)
+        assert codes.tokens.shape == (point.codebooks, math.ceil(n / hop)) and codes.num_samples == n
+        out = codec.decode(codes)
+        assert out.samples.shape == (1, n) and np.isfinite(out.samples).all()
+
+
+@pytest.mark.parametrize("codec_id", ONE_PER_CLASS)
+def test_batches_equal_one_at_a_time(cache_env, codec_id):
+    """Two clips of 4 frames go through the model as one batch of 2 (padded to whole frames), a 7-frame
+    clip alone: codes equal encoding each alone, audio equal decoding each alone."""
+    codec = fresh(codec_id)
+    assert codec.batchable and codec.pads_to_frames
+    info, hop = codec.info, codec.hop
+    rng = np.random.default_rng(1)
+    clips = [Audio((0.1 * rng.standard_normal((1, n))).astype(np.float32), info.sample_rate)
+             for n in (4 * hop, 4 * hop - hop // 3, 7 * hop + 5)]
+    point = codec.point(None)
+    encode_chunk, batch_sizes = codec.encode_chunk, []
+    codec.encode_chunk = lambda x, p: batch_sizes.append(x.shape[0]) or encode_chunk(x, p)
+    batched = codec.encode_batch(clips, point)
+    assert sorted(batch_sizes) == [1, 2]  # the model took B = 2
+    del codec.encode_chunk
+    alone = [codec.encode(clip, point) for clip in clips]
+    for a, b in zip(batched, alone, strict=True):
+        np.testing.assert_array_equal(a.tokens, b.tokens)
+        assert a.num_samples == b.num_samples
+    decode_chunk, batch_sizes = codec.decode_chunk, []
+    codec.decode_chunk = lambda tokens, side: batch_sizes.append(tokens.shape[0]) or decode_chunk(tokens, side)
+    batched_audio = codec.decode_batch(alone)
+    assert sorted(batch_sizes) == [1, 2]
+    del codec.decode_chunk
+    for a, b in zip(batched_audio, [codec.decode(c) for c in alone], strict=True):
+        assert a.samples.shape == b.samples.shape and np.max(np.abs(a.samples - b.samples)) < 1e-4
+
+
 def test_neucodec_encodes_16_khz_and_decodes_24_khz(cache_env):
     codec = get_codec("neucodec", "cpu")
-    assert codec.encoder_rate == codec.model.config.input_sampling_rate == 16_000
+    assert codec.family.encoder_rate == codec.model.config.input_sampling_rate == 16_000
     assert codec.info.sample_rate == codec.model.config.output_sampling_rate == 24_000
     result = roundtrip(Audio(tone(0.6, 44_100), 44_100), "neucodec")
     assert result.codes.frames == 30 and result.output.frames == 14_400 and result.output.sample_rate == 24_000

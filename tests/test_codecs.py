@@ -12,7 +12,7 @@ from conftest import ROOT, tone
 
 from codec_arena.analysis.metrics import estimate_lag
 from codec_arena.audio import Audio, load_audio
-from codec_arena.codecs import Codes, codec_info, get_codec, list_codecs
+from codec_arena.codecs import Codes, codec_info, get_codec, list_codecs, stream
 from codec_arena.errors import RequestError
 from codec_arena.roundtrip import roundtrip
 
@@ -84,7 +84,9 @@ def test_codes_survive_npz_and_decode_identically(cache_env):
     codec = get_codec("encodec_48khz")
     clip = Audio(tone(1.2, 48_000, channels=2), 48_000)
     codes = codec.encode(clip, 6.0)
-    assert "scales" in codes.extras and codes.extras["segment_frames"].size == 2  # 1 s segments, 1% overlap
+    # 1 s segments with 1% overlap: a full one (150 frames), then the last 0.21 s (32 frames), a scale each
+    assert codes.extras["scales"].shape == (2,) and codes.extras["segment_frames"].tolist() == [150, 32]
+    assert codes.frames == 182
     again = Codes.from_npz(codes.to_npz())
     np.testing.assert_array_equal(again.tokens, codes.tokens)
     np.testing.assert_array_equal(codec.decode(again).samples, codec.decode(codes).samples)
@@ -96,24 +98,27 @@ def test_dac_length_on_a_frame_boundary(cache_env):
     assert result.output.frames == 96_000 and result.codes.frames == 300
 
 
-def test_encodec_24khz_long_input_is_segmented(cache_env):
-    """Past 10 s EnCodec 24k works in 10.11 s segments (memory stays flat); clips up to 10 s are one pass."""
+def test_encodec_24khz_long_input_is_windowed(cache_env):
+    """Past 10 s EnCodec 24k goes through the engine in equal windows with 1 s of context (memory stays
+    flat); every frame's token once, no extras; clips up to 10 s are one pass."""
     codec = get_codec("encodec_24khz")
+    assert codec.window_units == 750 and (codec.context_units, codec.decode_context_units) == (75, 75)
+    windows = stream.plan(900, codec.window_units, codec.context_units)  # 12 s: two windows of 6 s
+    assert [(w.start, w.stop, w.lo, w.hi) for w in windows] == [(0, 450, 0, 525), (450, 900, 375, 900)]
+    assert len(stream.plan(750, codec.window_units, codec.context_units)) == 1  # 10 s: one pass
     long = codec.encode(Audio(tone(12.0, 24_000), 24_000), 6.0)
-    assert long.extras["segment_frames"].tolist() == [759, 150]  # 10.11 s, then from the 10.009 s stride: 1.99 s
+    assert long.tokens.shape == (8, 900) and long.extras == {}
     assert codec.decode(long).frames == 12 * 24_000
-    assert codec.encode(Audio(tone(4.0, 24_000), 24_000), 6.0).extras["segment_frames"].tolist() == [300]
-    assert codec.encode(Audio(tone(10.0, 24_000), 24_000), 6.0).extras["segment_frames"].tolist() == [750]
 
 
 def test_dac_long_input_is_windowed(cache_env):
-    """Past the window, DAC encodes window by window; every window's tokens are kept."""
+    """Past 10 s, DAC runs in two equal windows with context: one token per frame (no overlap cost,
+    unlike the package's `compress`), the measured bitrate is the nominal one, the length exact."""
+    codec = get_codec("dac_16khz")
+    assert len(stream.plan(600, codec.window_units, codec.context_units)) == 2 and codec.context_units == 19
     result = roundtrip(Audio(tone(12.0, 16_000), 16_000), "dac_16khz", 6.0)
-    assert result.output.frames == 12 * 16_000
-    # overlap costs tokens and the measured bitrate shows it; equal windows keep it to a few per cent
-    # (one full 10 s window plus a padded 2 s one would cost +60%)
-    assert 12 * 50 < result.codes.frames < 12 * 50 * 1.2
-    assert result.codes.nominal_kbps < result.bitrate_kbps < 1.2 * result.codes.nominal_kbps
+    assert result.output.frames == 12 * 16_000 and result.codes.frames == 12 * 50
+    assert result.bitrate_kbps == pytest.approx(result.codes.nominal_kbps)
 
 
 # --- classical codecs, for real ---------------------------------------------------------------
@@ -153,3 +158,110 @@ def test_classical_handles_silence_and_tiny_clips():
         assert np.abs(quiet.output.samples).max() < 1e-3
         tiny = roundtrip(Audio(tone(0.01, 48_000), 48_000), codec_id)
         assert tiny.output.frames == tiny.input.frames
+
+
+# --- EnCodec through the streaming engine ---
+
+def stereo_clip(seconds: float, rate: int = 48_000, seed: int = 0) -> np.ndarray:
+    """Two different channels whose loudness changes along the clip, so every segment has its own scale."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    envelope = 0.05 + 0.4 * (1 + np.sin(2 * np.pi * 0.3 * t)) / 2
+    left, right = np.sin(2 * np.pi * 440 * t), rng.standard_normal(t.size) * 0.3
+    return (envelope * np.stack([left, right])).astype(np.float32)
+
+
+def fresh(codec_id: str, window_units: int):
+    """A new adapter on the shared model, with its own window size (the shared instance stays as it is)."""
+    codec = get_codec(codec_id, "cpu")
+    other = type(codec)(codec.info, codec.model, "cpu")
+    other.window_units = window_units
+    return other
+
+
+@pytest.mark.parametrize(("samples", "segment_frames"), [
+    (158_400, [150, 150, 150, 50]),  # 3.3 s
+    (3 * 47_520 + 100, [150, 150, 149, 1]),  # the last segment under 160 samples: the one before is 149 frames
+])
+def test_encodec_48khz_equals_the_package_whole_clip(cache_env, samples, segment_frames):
+    """Our codes, scales and audio are the package's own `encode`/`decode` on the whole clip (a 149-frame
+    segment padded to 150 in ours); with that segment, windows of one segment change nothing either."""
+    import torch
+
+    codec = get_codec("encodec_48khz", "cpu")
+    clip = stereo_clip(3.3)[:, :samples]
+    with torch.inference_mode():
+        codec.model.set_target_bandwidth(6.0)
+        frames = codec.model.encode(torch.from_numpy(clip)[None])
+        package_audio = codec.model.decode(frames)[0, :, :samples].numpy()
+    package_codes = torch.cat([codes for codes, _ in frames], dim=-1)[0].numpy()
+    package_scales = torch.cat([scale.reshape(-1) for _, scale in frames]).numpy()
+    codes = codec.encode(Audio(clip, 48_000), 6.0)
+    assert codes.extras["segment_frames"].tolist() == segment_frames and codes.frames == 150 * 3 + segment_frames[-1]
+    real = np.concatenate([np.arange(150 * i, 150 * i + k) for i, k in enumerate(segment_frames)])
+    np.testing.assert_array_equal(codes.tokens[:, real], package_codes)
+    np.testing.assert_array_equal(codes.extras["scales"], package_scales)
+    audio = codec.decode(codes).samples
+    assert audio.shape == clip.shape and np.max(np.abs(audio - package_audio)) < 1e-5
+    if segment_frames[2] < 150:  # the last window holds one unit; its context must start on a full segment
+        figures = stream.exactness(codec, clip, codec.point(6.0), window_units=1)
+        assert figures.windows == 4 and figures.equal_codes == 1.0
+        assert figures.max_latent_delta < 1e-4 and figures.max_audio_delta < 1e-4
+
+
+def test_encodec_48khz_chunked_equals_one_pass(cache_env):
+    codec = get_codec("encodec_48khz", "cpu")
+    samples = stereo_clip(4.0, seed=3)  # 4 segments and 0.04 s: windows of 2, 2 and 1 units
+    figures = stream.exactness(codec, samples, codec.point(12.0), window_units=2)
+    assert figures.windows == 3 and figures.equal_codes == 1.0
+    assert figures.max_latent_delta < 1e-4 and figures.max_audio_delta < 1e-4
+
+
+def test_encodec_24khz_chunked_figures_and_shapes(cache_env):
+    """LSTMs make the seams approximate (exact = False): the figures are measured, not promised."""
+    codec = get_codec("encodec_24khz", "cpu")
+    assert not codec.exact and get_codec("encodec_48khz", "cpu").exact
+    samples = stereo_clip(2.5, 24_000)[:1]  # 188 frames: with 75 of context, later windows start past 0
+    for window_units, windows in ((40, 5), (60, 4)):
+        figures = stream.exactness(codec, samples, codec.point(6.0), window_units=window_units)
+        assert figures.windows == windows and 0.0 <= figures.equal_codes <= 1.0
+        assert np.isfinite([figures.max_latent_delta, figures.max_audio_delta]).all()
+    chunked = fresh("encodec_24khz", 40)
+    codes = chunked.encode(Audio(samples, 24_000), 6.0)
+    assert codes.tokens.shape == (8, 188) and codes.extras == {}
+    assert chunked.decode(codes).samples.shape == samples.shape
+
+
+@pytest.mark.parametrize(("codec_id", "lengths"), [
+    ("encodec_24khz", [(8_887, 28), (100, 1)]),  # an odd length, less than one 320-sample frame
+    ("encodec_48khz", [(52_001, 150 + 15), (100, 1)]),  # a full segment + 4481 samples; less than a frame
+])
+def test_encodec_lengths(cache_env, codec_id, lengths):
+    codec = get_codec(codec_id, "cpu")
+    info = codec.info
+    for n, frames in lengths:
+        samples = stereo_clip(1.2, info.sample_rate)[: info.channels, :n]
+        codes = codec.encode(Audio(samples, info.sample_rate), 6.0)
+        assert codes.tokens.shape == (info.codebooks_for(6.0), frames) and codes.num_samples == n
+        if codec.side_keys:
+            assert codes.extras["scales"].shape == codes.extras["segment_frames"].shape == (-(-n // codec.hop),)
+        assert codec.decode(codes).samples.shape == (info.channels, n)
+
+
+@pytest.mark.parametrize(("codec_id", "seconds"), [("encodec_24khz", (0.5, 0.43)), ("encodec_48khz", (1.0, 0.5))])
+def test_encodec_batches_equal_one_at_a_time(cache_env, codec_id, seconds):
+    """The model takes a batch; its reflect padding means only clips of equal length share one."""
+    codec = get_codec(codec_id, "cpu")
+    rate, channels = codec.info.sample_rate, codec.info.channels
+    clips = [Audio(stereo_clip(seconds[0], rate, seed)[-channels:], rate) for seed in (0, 1)]  # noise differs
+    clips.append(Audio(stereo_clip(seconds[1], rate, 2)[-channels:], rate))
+    batch = codec.encode_batch(clips, 6.0)
+    alone = [codec.encode(clip, 6.0) for clip in clips]
+    for ours, single in zip(batch, alone, strict=True):
+        np.testing.assert_array_equal(ours.tokens, single.tokens)
+        assert ours.extras.keys() == single.extras.keys()
+        for key in single.extras:
+            np.testing.assert_allclose(ours.extras[key], single.extras[key], rtol=1e-5)
+    for ours, single in zip(codec.decode_batch(alone), [codec.decode(codes) for codes in alone], strict=True):
+        assert ours.samples.shape == single.samples.shape
+        assert np.max(np.abs(ours.samples - single.samples)) < 1e-4

@@ -9,14 +9,16 @@ import soundfile as sf
 from conftest import ROOT
 from test_cli import cli
 
-from codec_arena.compare import OperatingPoint, all_points, parse_point
+from codec_arena.codecs import OperatingPoint, codec_info
+from codec_arena.compare import all_points, parse_point
 from codec_arena.errors import RequestError
 
 
 def test_parse_points():
-    assert parse_point("dac_44khz@7.752") == OperatingPoint("dac_44khz", 7.752)
-    assert parse_point("opus@24kbps") == OperatingPoint("opus", 24.0)
-    assert parse_point("encodec_24khz") == OperatingPoint("encodec_24khz", 6.0)
+    assert parse_point("dac_44khz@7.752") == OperatingPoint(codec_info("dac_44khz"), 7.752, 9)
+    assert parse_point("opus@24kbps") == OperatingPoint(codec_info("opus"), 24.0, None)
+    assert parse_point("encodec_24khz") == OperatingPoint.of(codec_info("encodec_24khz"), 6.0)
+    assert parse_point("encodec_24khz").codebooks == 8 and str(parse_point("dac_16khz@3")) == "dac_16khz@3"
     with pytest.raises(RequestError, match="codec@kbps"):
         parse_point("opus@fast")
     with pytest.raises(RequestError, match="offers"):

@@ -197,9 +197,9 @@ def test_a_second_test_from_the_same_clip_reuses_the_render_cache(
     module attribute is what it calls."""
     real, calls = codec_arena.roundtrip.roundtrip, []
 
-    def spy(audio, codec_id, *args, **kwargs):
-        calls.append(codec_id)
-        return real(audio, codec_id, *args, **kwargs)
+    def spy(audio, point, *args, **kwargs):  # the parsed operating point
+        calls.append(point.codec)
+        return real(audio, point, *args, **kwargs)
 
     monkeypatch.setattr(codec_arena.roundtrip, "roundtrip", spy)
     db, clip = Store(data_dir / "x.sqlite3"), noise(2.0, seed=7)

@@ -121,7 +121,7 @@ def test_the_prompt_goes_into_the_model(cache_env):
 
 
 def test_seeds_and_sampling_settings(cache_env):
-    from codec_arena.models import cache
+    from codec_arena.runtime import cache
 
     first = generate("vallex", ask(seed=5)).codes.tokens
     cache._entries.pop(("encodec_24khz", "cpu"), None)  # the prompt encoder reloads (random init) mid-generation

@@ -105,12 +105,12 @@ def official_loads(config_path: Path, checkpoint: Path) -> bool:
 
 
 def ours_roundtrip(codec_id: str, checkpoint: Path, audio: np.ndarray):
-    from codec_arena import testing
+    from codec_arena import weights
     from codec_arena.audio import Audio
     from codec_arena.codecs import hifi_codec
 
     info = next(i for i in hifi_codec.INFOS if i.id == codec_id)
-    testing.hub_snapshot(hifi_codec.HUB_REPO, files={hifi_codec.MODELS[codec_id][0]: checkpoint})
+    weights.hub_snapshot(hifi_codec.HUB_REPO, files={hifi_codec.MODELS[codec_id][0]: checkpoint})
     codec = hifi_codec.load(info, "cpu")
     codes = codec.encode(Audio(audio[None], info.sample_rate), info.default_bitrate)
     return codes.tokens, codec.decode(codes).samples[0]

@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.cuda.is_available = lambda: False  # the official scripts move to CUDA whenever they can
     from codec_arena.lms import vallex
-    from codec_arena.models import cache
+    from codec_arena.runtime import cache
 
     failures = 0
     try:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..audio import Audio, resample
-from ..models import cache as model_cache
+from ..runtime import cache as model_cache
 
 MAX_LAG_SECONDS = 0.05
 SILENCE_DBFS = -60.0  # an original quieter than this (active level) is near-silent: nothing to compare against

@@ -7,10 +7,15 @@ weight when loading, with the same `torch._weight_norm` the official `remove_wei
 (its test script removes weight norm before inference), and split them again when saving. Every
 operation, down to the order of additions in the quantizer, follows the official code, so codes and
 audio match it (see `benchmarks/parity/hifi_codec.py`). Imports torch: load lazily.
+
+For long inputs the encoder also runs with given GroupNorm statistics (`Encoder.forward(x, norms)`,
+statistics over the whole input, gathered stage by stage from `Encoder.branches`), and it and the
+generator say how far their convolutions reach (`reach`), which sets the streaming engine's context.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -18,7 +23,6 @@ import torch.nn.functional as F
 from torch import nn
 
 LRELU_SLOPE = 0.1
-LATENT = 512  # the official code fixes the latent width at 512
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,12 @@ class Config:
     n_code_groups: int = 2
     n_codes: int = 1024
     residual_layers: int = 2  # `Quantizer.residul_layer`, fixed in the official code
+    channels: int = 32  # the encoder's first width, fixed in the official code (narrower: tests only)
+
+    @property
+    def latent(self) -> int:
+        """The latent width: the encoder doubles its width at every stride (the official 512)."""
+        return self.channels * 2 ** len(self.upsample_rates)
 
     @property
     def hop(self) -> int:
@@ -73,38 +83,85 @@ class ResBlock1(nn.Module):
             x = c2(F.leaky_relu(c1(F.leaky_relu(x, LRELU_SLOPE)), LRELU_SLOPE)) + x
         return x
 
+    def span(self) -> int:
+        """Input steps one output step depends on, less one (its six convolutions in series)."""
+        return sum((c.kernel_size[0] - 1) * c.dilation[0] for c in [*self.convs1, *self.convs2])
+
+
+Norms = dict[int, tuple[torch.Tensor, torch.Tensor]]  # GroupNorm index -> (mean, var) per group
+
 
 class Encoder(nn.Module):
     """The generator mirrored: strided convs downsample by the reversed upsample rates, each followed by
-    resblocks whose running sum is group-normalised after every addition (as the official code does)."""
+    resblocks whose running sum is group-normalised after every addition (as the official code does).
+    Those GroupNorms take their statistics over channels and the whole input's time: `norms` gives
+    them from outside (a long input's whole-input statistics, gathered window by window)."""
 
     def __init__(self, h: Config) -> None:
         super().__init__()
         self.num_kernels = len(h.resblock_kernel_sizes)
-        self.conv_pre = _wn(nn.Conv1d(1, 32, 7, 1, padding=3))
+        c = h.channels
+        self.conv_pre = _wn(nn.Conv1d(1, c, 7, 1, padding=3))
         self.normalize = nn.ModuleList()
         self.ups = nn.ModuleList()
         self.resblocks = nn.ModuleList()
         pairs = list(reversed(list(zip(h.upsample_rates, h.upsample_kernel_sizes, strict=True))))
         for i, (u, k) in enumerate(pairs):
-            self.ups.append(_wn(nn.Conv1d(32 * 2**i, 32 * 2 ** (i + 1), k, u, padding=(k - u) // 2)))
+            self.ups.append(_wn(nn.Conv1d(c * 2**i, c * 2 ** (i + 1), k, u, padding=(k - u) // 2)))
         for i in range(len(self.ups)):
-            ch = 32 * 2 ** (i + 1)
+            ch = c * 2 ** (i + 1)
             for k, d in zip(reversed(h.resblock_kernel_sizes), reversed(h.resblock_dilation_sizes), strict=True):
                 self.resblocks.append(ResBlock1(ch, k, d))
                 self.normalize.append(nn.GroupNorm(ch // 16, ch, eps=1e-6, affine=True))
-        self.conv_post = nn.Conv1d(LATENT, LATENT, 3, 1, padding=1)  # the one conv without weight norm
+        self.conv_post = nn.Conv1d(h.latent, h.latent, 3, 1, padding=1)  # the one conv without weight norm
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, norms: Norms | None = None) -> torch.Tensor:
+        """(batch, 1, samples) -> latent (batch, 512, frames). Without `norms` every GroupNorm takes its
+        statistics over x itself (the official one pass); with them, those of norms[j] (all 12)."""
         x = self.conv_pre(x)
-        for i, up in enumerate(self.ups):
-            x = up(F.leaky_relu(x, LRELU_SLOPE))
-            xs = None
-            for j in range(i * self.num_kernels, (i + 1) * self.num_kernels):
-                xs = self.resblocks[j](x) if xs is None else xs + self.resblocks[j](x)
-                xs = self.normalize[j](xs)
-            x = xs / self.num_kernels
+        for i in range(len(self.ups)):
+            x = self.stage(x, i, norms)
         return self.conv_post(F.leaky_relu(x))  # default slope 0.01 here, as in the official code
+
+    def blocks(self, stage: int) -> range:
+        """The indices of a stage's resblocks (and of the GroupNorms after them)."""
+        return range(stage * self.num_kernels, (stage + 1) * self.num_kernels)
+
+    def stage(self, x: torch.Tensor, i: int, norms: Norms | None = None) -> torch.Tensor:
+        x = self.ups[i](F.leaky_relu(x, LRELU_SLOPE))
+        xs = None
+        for j in self.blocks(i):
+            xs = self.resblocks[j](x) if xs is None else xs + self.resblocks[j](x)
+            xs = self.normalize[j](xs) if norms is None else group_norm(self.normalize[j], xs, *norms[j])
+        return xs / self.num_kernels
+
+    def branches(self, x: torch.Tensor, stage: int, norms: Norms) -> torch.Tensor:
+        """The resblock outputs of `stage` before its GroupNorms, (blocks, batch, channels, steps), the
+        earlier stages run with `norms`. Each GroupNorm of the stage normalises a per-channel affine
+        mix of these, so their per-channel sums and products give its statistics."""
+        x = self.conv_pre(x)
+        for i in range(stage):
+            x = self.stage(x, i, norms)
+        x = self.ups[stage](F.leaky_relu(x, LRELU_SLOPE))
+        return torch.stack([self.resblocks[j](x) for j in self.blocks(stage)])
+
+    def reach(self) -> float:
+        """Input samples one latent frame's receptive field reaches on each side of it: half the span
+        of the convolutions in series (a stage's parallel resblocks count once, the widest)."""
+        span, step = self.conv_pre.kernel_size[0] - 1, 1
+        for i, up in enumerate(self.ups):
+            span += (up.kernel_size[0] - 1) * step
+            step *= up.stride[0]
+            span += max(self.resblocks[j].span() for j in self.blocks(i)) * step
+        return (span + (self.conv_post.kernel_size[0] - 1) * step) / 2
+
+
+def group_norm(norm: nn.GroupNorm, x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+    """`norm` applied with given per-group statistics (the biased variance, as GroupNorm's own)."""
+    b, c, t = x.shape
+    groups = norm.num_groups
+    y = (x.reshape(b, groups, c // groups, t) - mean[:, None, None]) * torch.rsqrt(var + norm.eps)[:, None, None]
+    return y.reshape(b, c, t) * norm.weight[:, None] + norm.bias[:, None]
 
 
 class Generator(nn.Module):
@@ -114,7 +171,7 @@ class Generator(nn.Module):
         super().__init__()
         self.num_kernels = len(h.resblock_kernel_sizes)
         ch0 = h.upsample_initial_channel
-        self.conv_pre = _wn(nn.Conv1d(LATENT, ch0, 7, 1, padding=3))
+        self.conv_pre = _wn(nn.Conv1d(h.latent, ch0, 7, 1, padding=3))
         self.ups = nn.ModuleList(
             _wn(nn.ConvTranspose1d(ch0 // 2**i, ch0 // 2 ** (i + 1), k, u, padding=(k - u) // 2))
             for i, (u, k) in enumerate(zip(h.upsample_rates, h.upsample_kernel_sizes, strict=True)))
@@ -133,6 +190,17 @@ class Generator(nn.Module):
                 xs = self.resblocks[j](x) if xs is None else xs + self.resblocks[j](x)
             x = xs / self.num_kernels
         return torch.tanh(self.conv_post(F.leaky_relu(x, LRELU_SLOPE)))
+
+    def reach(self) -> float:
+        """Frames of codes one output sample's receptive field reaches on each side: half the span of
+        the convolutions in series (a transposed one reaches ceil(kernel / stride) input steps)."""
+        span, step = float(self.conv_pre.kernel_size[0] - 1), 1.0
+        for i, up in enumerate(self.ups):
+            span += math.ceil(up.kernel_size[0] / up.stride[0]) * step
+            step /= up.stride[0]
+            span += max(block.span() for block in self.resblocks[i * self.num_kernels: (i + 1) * self.num_kernels]) \
+                * step
+        return (span + (self.conv_post.kernel_size[0] - 1) * step) / 2
 
 
 class QuantizerModule(nn.Module):
@@ -158,7 +226,8 @@ class Quantizer(nn.Module):
         super().__init__()
         assert h.residual_layers == 2, "the official Quantizer has exactly two residual layers"
         self.n_code_groups = h.n_code_groups
-        dim = LATENT // h.n_code_groups
+        self.latent = h.latent
+        dim = h.latent // h.n_code_groups
         self.quantizer_modules = nn.ModuleList(QuantizerModule(h.n_codes, dim) for _ in range(h.n_code_groups))
         self.quantizer_modules2 = nn.ModuleList(QuantizerModule(h.n_codes, dim) for _ in range(h.n_code_groups))
 
@@ -171,7 +240,7 @@ class Quantizer(nn.Module):
         residual, codes = latent, []
         for modules in self.layers():
             x = residual.transpose(1, 2)
-            parts = torch.split(x.reshape(-1, LATENT), LATENT // self.n_code_groups, dim=-1)
+            parts = torch.split(x.reshape(-1, self.latent), self.latent // self.n_code_groups, dim=-1)
             z_q = []
             for part, module in zip(parts, modules, strict=True):
                 q, indices = module(part)
@@ -209,9 +278,9 @@ class HiFiCodec(nn.Module):
         self.quantizer = Quantizer(h)
         self.generator = Generator(h)
 
-    def encode(self, wav: torch.Tensor) -> torch.Tensor:
+    def encode(self, wav: torch.Tensor, norms: Norms | None = None) -> torch.Tensor:
         """(batch, samples), samples a multiple of the hop -> codes (batch, codebooks, samples / hop)."""
-        return self.quantizer.encode(self.encoder(wav[:, None]))
+        return self.quantizer.encode(self.encoder(wav[:, None], norms))
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (batch, k, frames) -> (batch, frames * hop)."""

@@ -16,11 +16,13 @@ checks that our codes equal the official ones and the audio agrees within 1e-5. 
 the streaming `StreamGenerator` instead, whose buffers are first warmed up on 8192 zeros, so its first
 frames differ from this path (the rest agrees).
 
-The model is fully causal, so we encode and decode in equal windows of at most 10 s, each preceded by
-its receptive field of past input (7,208 samples for the released encoder, about 38 frames of codes
-for the vocoder; computed from the config, plus a frame) whose outputs are dropped: long files keep
-memory flat, every frame is coded once (no bitrate overhead) and the result equals a one-pass run up
-to float rounding.
+The model is fully causal and stateless at inference (no normalisation over time, no recurrence),
+so long inputs go through our streaming engine (`stream`) in equal windows of at most 10 s, each with
+its receptive field of past input as context (7,208 samples for the released encoder, 25 frames, and
+37.7 frames of codes for the vocoder; computed from the config, plus two frames) whose outputs are
+dropped: long files keep memory flat, every frame is coded once (no bitrate overhead) and the result
+equals a one-pass run up to float rounding. (The engine gives the same context after a window too,
+which a causal model does not need.)
 
 Operating points: the RVQ is trained with all 8 codebooks every step (no quantizer dropout), so each
 model offers only its full rate, 8 x 10 bits x (rate / 300) frames/s. Decoding the first k < 8
@@ -46,13 +48,12 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .. import weights
-from ..audio import Audio
 from ..errors import RequestError, WeightsMismatch
-from .base import CodecInfo, Codes
+from .base import CodecInfo, OperatingPoint
+from .chunked import ChunkedCodec
 
 RELEASE_URL = "https://github.com/facebookresearch/AudioDec/releases/download/pretrain_models_v02/exp.zip"
 RAW_URL = "https://raw.githubusercontent.com/facebookresearch/AudioDec/e451e62580a66fe74426db51d92a6d0d468b70b3"
-WINDOW_SECONDS = 10.0
 HOP = 300  # product of enc_strides (3, 4, 5, 5) in both released autoencoders
 
 
@@ -246,53 +247,43 @@ def load(info: CodecInfo, device: str) -> AudioDecCodec:
     return AudioDecCodec(info, model, device, checkpoint)
 
 
-class AudioDecCodec:
-    """Stateless at inference (no streaming buffers are used), so no lock is needed."""
+class AudioDecCodec(ChunkedCodec):
+    """AudioDec through the engine: the autoencoder's encoder, projector and RVQ, and the vocoder on
+    the summed codewords, per window, with the causal receptive fields as context, so chunked codes
+    and audio equal one pass. Stateless at inference (no streaming buffers are used)."""
+
+    batchable = True  # causal: zeros after a clip change none of its frames
 
     def __init__(self, info: CodecInfo, model, device: str, checkpoint: Path) -> None:
         self.info, self.model, self.device, self.checkpoint = info, model, device, checkpoint
         self.autoencoder, self.vocoder = model["autoencoder"], model["vocoder"]
-        # receptive fields in frames, plus one frame of margin
-        self.encoder_context = math.ceil(self.autoencoder.left_context() / HOP) + 1
-        self.decoder_context = math.ceil(self.vocoder.left_context()) + 1
-        self.window_frames = round(WINDOW_SECONDS * info.frame_rate)
+        self.hop = HOP
+        # receptive fields in frames, plus two frames of margin
+        self.context_units = math.ceil(self.autoencoder.left_context() / HOP) + 2
+        self.decode_context_units = math.ceil(self.vocoder.left_context()) + 2
 
-    def windows(self, frames: int) -> list[tuple[int, int]]:
-        """Equal windows of at most `window_frames`, as (first, end) frame indices."""
-        size = math.ceil(frames / max(1, math.ceil(frames / self.window_frames)))
-        return [(start, min(start + size, frames)) for start in range(0, frames, size)]
+    def encode_chunk(self, x: np.ndarray, point: OperatingPoint) -> np.ndarray:
+        """[B, 1, n] -> codes [B, K, ceil(n / 300)] (frame t sees samples up to t x 300: no padding)."""
+        return self.autoencoder.encode(self._tensor(x))[:, : point.codebooks].cpu().numpy()
 
-    def encode(self, audio: Audio, bitrate_kbps: float) -> Codes:
+    def latent_chunk(self, x: np.ndarray) -> np.ndarray:
+        """[B, 1, n] -> the projector's output [B, code_dim, ceil(n / 300)], before the RVQ."""
+        return self.autoencoder.projector(self.autoencoder.encoder(self._tensor(x))).cpu().numpy()
+
+    def decode_chunk(self, tokens: np.ndarray, side: dict[str, np.ndarray]) -> np.ndarray:
+        """[B, K, T], 1 <= K <= 8 -> [B, 1, T x 300]: the vocoder on the sum of the first K codewords."""
         import torch
 
-        n = self.info.codebooks_for(self.info.check_bitrate(bitrate_kbps))
-        x = torch.from_numpy(np.ascontiguousarray(audio.samples[:1], dtype=np.float32)).to(self.device)[None]
-        frames = math.ceil(audio.frames / HOP)
-        pieces = []
-        with torch.inference_mode():
-            for start, end in self.windows(frames):
-                begin = max(0, start - self.encoder_context)
-                codes = self.autoencoder.encode(x[..., begin * HOP: end * HOP])
-                pieces.append(codes[0, :n, start - begin:])
-        tokens = torch.cat(pieces, dim=-1).cpu().numpy().astype(np.int64)
-        return Codes(tokens=tokens, frame_rate=self.info.frame_rate, codebook_size=self.info.codebook_size,
-                     sample_rate=audio.sample_rate, num_samples=audio.frames, codec_id=self.info.id)
-
-    def decode(self, codes: Codes) -> Audio:
-        import torch
-
-        if not 1 <= codes.codebooks <= self.info.max_codebooks:
+        if not 1 <= tokens.shape[1] <= self.info.max_codebooks:
             raise RequestError(f"{self.info.id} decodes 1 to {self.info.max_codebooks} codebooks; "
-                               f"got {codes.codebooks}.")
-        tokens = torch.from_numpy(np.asarray(codes.tokens, dtype=np.int64)).to(self.device)[None]
-        pieces = []
-        with torch.inference_mode():
-            for start, end in self.windows(codes.frames):
-                begin = max(0, start - self.decoder_context)
-                wav = self.vocoder(self.autoencoder.quantizer.decode(tokens[..., begin:end]))
-                pieces.append(wav[0, :, (start - begin) * HOP:])
-        samples = torch.cat(pieces, dim=-1)[:, : codes.num_samples].float().cpu().numpy()
-        return Audio(np.ascontiguousarray(samples), self.info.sample_rate)
+                               f"got {tokens.shape[1]}.")
+        codes = torch.from_numpy(np.asarray(tokens, dtype=np.int64)).to(self.device)
+        return self.vocoder(self.autoencoder.quantizer.decode(codes)).float().cpu().numpy()
+
+    def _tensor(self, x: np.ndarray):
+        import torch
+
+        return torch.from_numpy(x).to(self.device)
 
 
 # --- random weights in the official layout (tests, demos) ---

@@ -7,10 +7,10 @@ is the honest bitrate. Both carry enough to decode back to the original length.
 
 from __future__ import annotations
 
-import io
 import math
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -118,6 +118,14 @@ class Codes:
     codec_id: str = ""
     extras: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. EnCodec's per-segment scales
 
+    @classmethod
+    def of(cls, info: CodecInfo, tokens: np.ndarray, num_samples: int,
+           extras: dict[str, np.ndarray] | None = None) -> Codes:
+        """Codes [K, T] with the rates and codebook size taken from the codec's facts."""
+        return cls(tokens=np.asarray(tokens, dtype=np.int64), frame_rate=float(info.frame_rate),
+                   codebook_size=int(info.codebook_size), sample_rate=info.sample_rate,
+                   num_samples=int(num_samples), codec_id=info.id, extras=dict(extras or {}))
+
     @property
     def codebooks(self) -> int:
         return self.tokens.shape[0]
@@ -142,7 +150,7 @@ class Codes:
 
     @property
     def bitrate_kbps(self) -> float:
-        """What the tokens actually cost per second of audio, padding and window overlap included."""
+        """What the tokens actually cost per second of audio, codec padding included."""
         return self.token_count * math.log2(self.codebook_size) / (self.num_samples / self.sample_rate) / 1000
 
     def level(self, k: int) -> np.ndarray:
@@ -151,25 +159,19 @@ class Codes:
 
     def first(self, k: int) -> Codes:
         """The first k codebooks only: decoding them shows what each residual stage adds."""
-        from dataclasses import replace
-
         return replace(self, tokens=self.tokens[:k])
 
-    def to_npz(self) -> bytes:
-        buffer = io.BytesIO()
-        meta = dict(frame_rate=self.frame_rate, codebook_size=self.codebook_size,
-                    sample_rate=self.sample_rate, num_samples=self.num_samples, codec_id=self.codec_id)
-        np.savez_compressed(buffer, tokens=self.tokens, **{f"extra_{k}": v for k, v in self.extras.items()},
-                            **{k: np.asarray(v) for k, v in meta.items()})
-        return buffer.getvalue()
+    def to_npz(self, weights: str = "") -> bytes:
+        """The versioned codes file (`codes_file`), in memory; `weights` is the weights' fingerprint."""
+        from . import codes_file
+
+        return codes_file.to_bytes(self, weights)
 
     @classmethod
     def from_npz(cls, data: bytes) -> Codes:
-        with np.load(io.BytesIO(data)) as npz:
-            extras = {k.removeprefix("extra_"): npz[k] for k in npz.files if k.startswith("extra_")}
-            return cls(tokens=npz["tokens"], frame_rate=float(npz["frame_rate"]),
-                       codebook_size=int(npz["codebook_size"]), sample_rate=int(npz["sample_rate"]),
-                       num_samples=int(npz["num_samples"]), codec_id=str(npz["codec_id"]), extras=extras)
+        from . import codes_file
+
+        return codes_file.read(data)[0]
 
 
 @dataclass(frozen=True)
@@ -192,12 +194,67 @@ class Payload:
 Encoded = Codes | Payload
 
 
-@runtime_checkable
-class Codec(Protocol):
-    """Encode audio (already at `info.sample_rate`, `info.channels_for(...)`) and decode it back."""
+class Codec:
+    """A loaded codec: what every caller may use, declared here instead of probed with `getattr`.
+
+    Neural codecs subclass `ChunkedCodec` and only write chunk functions; the streaming engine
+    (`stream.py`) runs them over clips and files. Classical codecs override `encode`/`decode`.
+    """
 
     info: CodecInfo
+    device: str = "cpu"
+    model: Any = None  # the torch module (its size bounds the model cache); None for classical codecs
+    checkpoint: Path | None = None  # the weights file loaded; None for codecs without weights
 
-    def encode(self, audio: Audio, bitrate_kbps: float) -> Encoded: ...
+    def point(self, bitrate: OperatingPoint | float | None = None) -> OperatingPoint:
+        """The operating point a call asked for: passed through when already parsed (the normal way
+        down from the CLI, UI or bench), validated here when a caller gives a bare bitrate."""
+        return bitrate if isinstance(bitrate, OperatingPoint) else OperatingPoint.of(self.info, bitrate)
 
-    def decode(self, encoded: Encoded) -> Audio: ...
+    def encode(self, audio: Audio, point: OperatingPoint | float) -> Encoded:
+        """Audio [C, n] at `info.sample_rate` (C = `info.channels_for(...)`) -> Codes [K, T] or a Payload."""
+        raise NotImplementedError
+
+    def decode(self, encoded: Encoded) -> Audio:
+        """Codes [K, T] (or a Payload) -> Audio [C, num_samples] at `info.sample_rate`."""
+        raise NotImplementedError
+
+    def encode_batch(self, clips: list[Audio], point: OperatingPoint | float) -> list[Encoded]:
+        """One result per clip, equal to encoding each alone; this default is the loop."""
+        point = self.point(point)
+        return [self.encode(clip, point) for clip in clips]
+
+    def decode_batch(self, encoded: list[Encoded]) -> list[Audio]:
+        return [self.decode(item) for item in encoded]
+
+    @property
+    def weights_id(self) -> str:
+        """A fingerprint of the weights file (content, not path): what a codes file records."""
+        from ..weights import fingerprint
+
+        return fingerprint(self.checkpoint) if self.checkpoint else ""
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """A codec at one bitrate: validated once, where a request enters (CLI, UI, bench manifest)."""
+
+    info: CodecInfo
+    bitrate_kbps: float
+    codebooks: int | None  # residual codebooks that give the bitrate; None for classical codecs
+
+    @classmethod
+    def of(cls, info: CodecInfo, bitrate_kbps: float | None = None) -> OperatingPoint:
+        kbps = info.check_bitrate(info.default_bitrate if bitrate_kbps is None else bitrate_kbps)
+        return cls(info, kbps, info.codebooks_for(kbps) if info.neural else None)
+
+    @property
+    def codec(self) -> str:
+        return self.info.id
+
+    @property
+    def kbps(self) -> float:
+        return self.bitrate_kbps
+
+    def __str__(self) -> str:
+        return f"{self.info.id}@{self.bitrate_kbps:g}"

@@ -12,8 +12,12 @@ random-weight checkpoints load through the same path.
 
 One 8192-entry code per 200 samples (80 Hz at 16 kHz): 1.04 kbps. Input is zero-padded to whole
 frames (inference.py pads 1-200 samples, a whole extra frame when none is needed). The encoder and
-decoder are convolutions with LSTMs, not streaming: clips over 10 s run in equal windows of at most
-10 s, each with 1 s of context either side (see `windowing`).
+decoder are convolutions (with anti-aliased SnakeBeta activations) around a two-layer forward LSTM
+each, so they are not streaming and no finite context reproduces one pass exactly: long clips go
+through the streaming engine (`stream`) in equal windows (10 s unless set), each with 1 s of real
+signal either side computed and dropped, which covers the convolutions (about 35 frames each side,
+its anti-aliasing filters included) and gives the LSTMs a warm start; seams are close to one pass,
+not equal to it (`exact = False`).
 """
 
 from __future__ import annotations
@@ -23,13 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import weights
-from ..audio import Audio
-from . import windowing
-from .base import CodecInfo, Codes
+from .base import CodecInfo, OperatingPoint
+from .chunked import ChunkedCodec
 
 HUB_ID, CHECKPOINT = "Alethia/BigCodec", "bigcodec.pt"
 HOP = 200  # up_ratios 2, 2, 2, 5, 5
-WINDOW_FRAMES, CONTEXT_FRAMES = 800, 80  # 10 s windows, 1 s context
+CONTEXT_FRAMES = 80  # 1 s each side: the LSTMs have no finite receptive field; the convolutions reach ~35 frames
 
 INFOS = [
     CodecInfo(
@@ -84,47 +87,42 @@ def load(info: CodecInfo, device: str) -> BigCodecCodec:
                          device, checkpoint)
 
 
-class BigCodecCodec:
-    def __init__(self, info: CodecInfo, model, device: str, checkpoint: Path,
-                 window_frames: int = WINDOW_FRAMES, context_frames: int = CONTEXT_FRAMES) -> None:
+class BigCodecCodec(ChunkedCodec):
+    """inference.py's calls per window of the engine: `decoder(encoder(x), vq=True)` for the codes,
+    `decoder(decoder.vq2emb(codes), vq=False)` for the audio; the input zero-padded to whole frames."""
+
+    exact = False  # a forward LSTM in the encoder and in the decoder carries state from the start
+    batchable = True  # convolutions, LSTMs (batch_first) and the VQ all take (B, C, T)
+    pads_to_frames = True
+
+    def __init__(self, info: CodecInfo, model, device: str, checkpoint: Path) -> None:
         self.info, self.model, self.device, self.checkpoint = info, model, device, checkpoint
-        self.window_frames, self.context_frames = window_frames, context_frames
+        self.hop = int(model["encoder"].hop_length)
+        self.context_units = self.decode_context_units = CONTEXT_FRAMES
 
-    def encode(self, audio: Audio, bitrate_kbps: float) -> Codes:
-        import torch
-        import torch.nn.functional as F
+    def encode_chunk(self, x: np.ndarray, point: OperatingPoint) -> np.ndarray:
+        """[B, 1, n] -> codes [B, K, ceil(n / hop)] (K = 1; the decoder's VQ returns (K, B, T))."""
+        _, codes, _ = self.model["decoder"](self._latent(x), vq=True)
+        return codes.transpose(0, 1).cpu().numpy().astype(np.int64)
 
-        self.info.check_bitrate(bitrate_kbps)
-        encoder, decoder = self.model["encoder"], self.model["decoder"]
+    def latent_chunk(self, x: np.ndarray) -> np.ndarray:
+        """[B, 1, n] -> the encoder's output before the VQ, [B, D, ceil(n / hop)]."""
+        return self._latent(x).float().cpu().numpy()
 
-        def chunk(samples: np.ndarray) -> np.ndarray:
-            x = torch.from_numpy(samples)[None].to(self.device)
-            x = F.pad(x, (0, -x.shape[-1] % HOP))
-            with torch.inference_mode():
-                _, codes, _ = decoder(encoder(x), vq=True)  # (quantizers, 1, T)
-            return codes[:, 0].cpu().numpy().astype(np.int64)
-
-        frames = -(-audio.frames // HOP)
-        tokens = windowing.encode(chunk, audio.samples, HOP, self.plan(frames))
-        return Codes(tokens=tokens, frame_rate=self.info.frame_rate, codebook_size=8192,
-                     sample_rate=audio.sample_rate, num_samples=audio.frames, codec_id=self.info.id)
-
-    def decode(self, codes: Codes) -> Audio:
+    def decode_chunk(self, tokens: np.ndarray, side: dict[str, np.ndarray]) -> np.ndarray:
+        """[B, K, T] -> [B, 1, T x hop]."""
         import torch
 
         decoder = self.model["decoder"]
+        vq = torch.from_numpy(np.ascontiguousarray(tokens.transpose(0, 2, 1))).to(self.device)  # (B, T, K)
+        return decoder(decoder.vq2emb(vq).transpose(1, 2), vq=False).float().cpu().numpy()
 
-        def chunk(tokens: np.ndarray) -> np.ndarray:
-            vq = torch.from_numpy(np.ascontiguousarray(tokens.T))[None].to(self.device)  # (1, T, quantizers)
-            with torch.inference_mode():
-                wav = decoder(decoder.vq2emb(vq).transpose(1, 2), vq=False)  # (1, 1, T x hop)
-            return wav[0].float().cpu().numpy()
+    def _latent(self, x: np.ndarray):
+        import torch
+        import torch.nn.functional as F
 
-        samples = windowing.decode(chunk, codes.tokens, HOP, self.plan(codes.frames))
-        return Audio(np.ascontiguousarray(samples[:, : codes.num_samples]), self.info.sample_rate)
-
-    def plan(self, frames: int) -> list[windowing.Window]:
-        return windowing.plan(frames, self.window_frames, self.context_frames)
+        audio = torch.from_numpy(x).to(self.device)
+        return self.model["encoder"](F.pad(audio, (0, -audio.shape[-1] % self.hop)))
 
 
 SMALL = dict(ngf=2, out_channels=16, upsample_initial_channel=64)
@@ -136,7 +134,7 @@ def write_random_weights(codec_id: str, small: bool = False) -> Path:
     import torch
     from bigcodec import CodecDecoder, CodecEncoder
 
-    from ..testing import hub_snapshot
+    from ..weights import hub_snapshot
 
     widths = SMALL if small else {}
     encoder = CodecEncoder(**{k: widths[k] for k in ("ngf", "out_channels") if k in widths})

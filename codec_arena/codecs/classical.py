@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..audio import Audio
-from .base import CodecInfo, Payload
+from .base import Codec, CodecInfo, OperatingPoint, Payload
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,18 @@ def load(info: CodecInfo, device: str) -> ClassicalCodec:
     return ClassicalCodec(info)
 
 
-class ClassicalCodec:
+class ClassicalCodec(Codec):
+    """FFmpeg's encoder through PyAV; the whole clip at once (the CLI streams only neural codecs)."""
+
     def __init__(self, info: CodecInfo) -> None:
         self.info = info
         self.format = FORMATS[info.id]
 
-    def encode(self, audio: Audio, bitrate_kbps: float) -> Payload:
+    def encode(self, audio: Audio, point: OperatingPoint | float) -> Payload:
+        """Audio [C, n] -> a Payload (container bytes) at the point's bitrate."""
         import av
 
-        bitrate = self.info.check_bitrate(bitrate_kbps)
+        bitrate = self.point(point).bitrate_kbps
         layout = "mono" if audio.channels == 1 else "stereo"
         buffer = io.BytesIO()
         payload_bytes = 0
@@ -78,6 +81,7 @@ class ClassicalCodec:
                        codec_id=self.info.id)
 
     def decode(self, payload: Payload) -> Audio:
+        """Payload -> Audio [C, num_samples], the encoder's delay removed."""
         import av
 
         chunks = []

@@ -1,26 +1,26 @@
 """DAC, the Descript Audio Codec (Kumar et al., 2023), through `descript-audio-codec`.
 
-We call the package's own `compress` (what `python -m dac encode` runs): it encodes clips up to the
-window in one pass and longer files window by window, so memory stays flat (about 2.2 GB peak for the
-16 kHz model at 20 s and at 60 s alike). Each window re-encodes its receptive field on both sides and
-the last one is padded to a full window, so the package's 1 s default nearly triples the tokens of
-the 16 kHz model, and a fixed 10 s window nearly doubles them for a 10.1 s clip. We split long clips
-into equal windows of at most 10 s instead (`window_seconds`): the overhead stays a few per cent,
-and the measured bitrate reports it.
+The package's `compress` (what `python -m dac encode` runs) cuts long files into windows that each
+re-encode their receptive field, so its codes change with the window length (descript-audio-codec
+issue #39) and the overlap inflates the bitrate. We run the package's own network calls through
+our streaming engine instead: windows with `model.delay` of context on both sides, computed and
+dropped, so chunked codes equal one pass at the nominal bitrate and memory stays flat. `compress`'s
+whole-file loudness normalisation comes from the engine's first pass (`input_gain`), and
+`decompress`'s return to the input loudness from a pass over the output (`output_gain`).
 """
 
 from __future__ import annotations
 
-import threading
+import math
 from pathlib import Path
 
 import numpy as np
 
 from .. import weights
-from ..audio import Audio
-from .base import CodecInfo, Codes
+from .base import CodecInfo, Codes, OperatingPoint
+from .chunked import ChunkedCodec
 
-WINDOW_SECONDS = 10.0
+NORMALIZE_DB = -16.0  # DAC.compress's normalize_db
 TAGS = {"44khz": "0.0.1", "24khz": "0.0.4", "16khz": "0.0.5"}  # dac.utils.__MODEL_LATEST_TAGS__, 8 kbps
 _COMMON = dict(
     family="DAC", codebook_size=1024, quantizer="RVQ (factorised, L2-normalised codes)", domain="general",
@@ -79,63 +79,52 @@ def load(info: CodecInfo, device: str) -> DacCodec:
     return DacCodec(info, model.eval().to(device), device, checkpoint_path(model_type))
 
 
-class DacCodec:
+class DacCodec(ChunkedCodec):
+    """DAC through the engine: the package's own `preprocess`/`encode`/`quantizer.from_codes`/`decode`
+    per window, with the receptive field (`model.delay`) as context, so chunked codes equal one pass.
+    `compress`'s whole-file steps are the engine's first pass: loudness normalised to -16 LUFS (and
+    the peak kept under 1) before encoding, the output brought back to the input's loudness after."""
+
+    batchable = True
+    whole_file_gain = True
+    side_keys = ()
+
     def __init__(self, info: CodecInfo, model, device: str, checkpoint: Path) -> None:
         self.info, self.model, self.device, self.checkpoint = info, model, device, checkpoint
-        self._lock = threading.Lock()  # compress/decompress switch `model.padding` while they run
+        self.hop = int(model.hop_length)
+        self.context_units = self.decode_context_units = math.ceil(model.delay / self.hop) + 2
 
-    def encode(self, audio: Audio, bitrate_kbps: float) -> Codes:
+    def encode_chunk(self, x: np.ndarray, point: OperatingPoint) -> np.ndarray:
+        """[B, 1, n] -> codes [B, K, ceil(n / hop)]."""
+        codes = self.model.encode(self._audio(x), n_quantizers=point.codebooks)[1]
+        return codes[:, : point.codebooks].cpu().numpy()
+
+    def latent_chunk(self, x: np.ndarray) -> np.ndarray:
+        return self.model.encoder(self._audio(x)).cpu().numpy()
+
+    def decode_chunk(self, tokens: np.ndarray, side: dict[str, np.ndarray]) -> np.ndarray:
+        """[B, K, T] -> [B, 1, T x hop - 8 or so] (the engine pads the few missing samples)."""
         import torch
-        from audiotools import AudioSignal
 
-        n = self.info.codebooks_for(self.info.check_bitrate(bitrate_kbps))
-        signal = AudioSignal(torch.from_numpy(audio.samples)[None], audio.sample_rate)
-        with self._lock, torch.inference_mode():
-            packed = self.model.compress(signal, win_duration=self.window_seconds(audio.frames), n_quantizers=n)
-        tokens = packed.codes[0, :n].cpu().numpy().astype(np.int64)
-        extras = {"chunk_length": np.int64(packed.chunk_length), "padding": np.bool_(packed.padding),
-                  "input_db": packed.input_db.reshape(-1).cpu().numpy().astype(np.float32)}
-        return Codes(tokens=tokens, frame_rate=self.info.frame_rate, codebook_size=1024,
-                     sample_rate=audio.sample_rate, num_samples=audio.frames, codec_id=self.info.id,
-                     extras=extras)
+        z = self.model.quantizer.from_codes(torch.from_numpy(tokens).to(self.device))[0]
+        return self.model.decode(z).float().cpu().numpy()
 
-    def window_seconds(self, frames: int) -> float:
-        """The shortest window (a multiple of the hop) that covers `frames` in as few windows as 10 s
-        windows would, so the windows come out equal instead of one full and one nearly empty."""
-        import math
+    def input_gain(self, stats) -> tuple[float, dict[str, np.ndarray]]:
+        """`compress`: normalise to NORMALIZE_DB, then `ensure_max_of_audio` (peak at most 1)."""
+        input_db = stats.loudness()
+        gain = 10 ** ((NORMALIZE_DB - input_db) / 20)
+        if stats.peak * gain > 1.0:
+            gain = 1.0 / stats.peak
+        return gain, {"input_db": np.array([input_db], np.float32)}
 
-        model, limit = self.model, int(WINDOW_SECONDS * self.info.sample_rate)
-        if frames <= limit:
-            return WINDOW_SECONDS
-        padded = frames + 2 * model.delay  # compress() pads the delay on both sides
-        hop = model.hop_length
-        count = math.ceil(padded / model.get_output_length(math.ceil(limit / hop) * hop))
-        window = math.ceil((padded / count + 2 * model.delay) / hop) * hop
-        while math.ceil(padded / model.get_output_length(window)) > count:
-            window += hop
-        return (window + 0.5) / self.info.sample_rate
+    def output_gain(self, codes: Codes, stats) -> float:
+        """`decompress`: the reconstruction brought to the input's loudness."""
+        return float(10 ** ((float(np.asarray(codes.extras["input_db"]).reshape(-1)[0]) - stats.loudness()) / 20))
 
-    def decode(self, codes: Codes) -> Audio:
-        """`DAC.decompress`, step for step, except the end: the 16 and 24 kHz decoders return 8
-        samples fewer than frames x hop, so `decompress` crashes when the input length is within 8
-        samples of a frame boundary (4 s at 24 kHz, say). We pad those samples back instead."""
+    def _audio(self, x: np.ndarray):
         import torch
-        from audiotools import AudioSignal
 
-        tokens = torch.from_numpy(codes.tokens)[None].to(self.device)
-        chunk = int(codes.extras["chunk_length"])
-        with self._lock, torch.inference_mode():
-            saved, self.model.padding = self.model.padding, bool(codes.extras["padding"])
-            try:
-                pieces = [self.model.decode(self.model.quantizer.from_codes(tokens[..., i:i + chunk])[0])
-                          for i in range(0, tokens.shape[-1], chunk)]
-            finally:
-                self.model.padding = saved
-        signal = AudioSignal(torch.cat(pieces, dim=-1).float().cpu(), self.info.sample_rate)
-        signal.normalize(torch.from_numpy(np.asarray(codes.extras["input_db"])))
-        samples = signal.audio_data[0].numpy()[:, : codes.num_samples]
-        samples = np.pad(samples, ((0, 0), (0, codes.num_samples - samples.shape[1])))
-        return Audio(np.ascontiguousarray(samples, dtype=np.float32), self.info.sample_rate)
+        return self.model.preprocess(torch.from_numpy(x).to(self.device), self.info.sample_rate)
 
 
 # DAC stores its constructor arguments in the checkpoint, so tiny configs load through the same loader.

@@ -9,13 +9,12 @@ It was trained at that one bandwidth (no quantizer dropout), so 2.2 kbps is its 
 as `config.target_bandwidths` = [2.2] says. MusicGen's tokens are these codes, so a MusicGen prompt
 resynthesised here is what the language model hears.
 
-The model is non-causal and transformers' encode/decode take the whole clip, so long clips go through
-`hf_codec`'s windows (10 s windows with 1 s of context each side).
+The model is non-causal, with LSTMs in its encoder and decoder, and transformers' encode/decode take
+the whole clip, so long clips go through the engine as in `hf_codec` (10 s windows with 1 s of context
+each side), and seams only approximate one pass.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from . import hf_codec
 from .base import CodecInfo
@@ -55,25 +54,6 @@ CONFIG = dict(sampling_rate=32_000, audio_channels=1, target_bandwidths=[KBPS], 
 SMALL = dict(CONFIG, num_filters=2, hidden_size=8, num_lstm_layers=1)
 
 
-class EncodecHFCodec(hf_codec.HFCodec):
-    model_class = "EncodecModel"
-
-    def encode_frames(self, x, bitrate_kbps: float, codebooks: int):
-        # (chunks = 1, batch, codebooks, frames): chunk_length_s is None, so the clip is one chunk
-        return self.model.encode(x, bandwidth=bitrate_kbps).audio_codes[0, 0]
-
-    def decode_frames(self, tokens):
-        return self.model.decode(tokens[None, None], audio_scales=[None]).audio_values[0, 0]
-
-    def config_facts(self) -> dict[str, float]:
-        c = self.model.config
-        return dict(sample_rate=c.sampling_rate, frame_rate=c.sampling_rate / c.hop_length,
-                    codebook_size=c.codebook_size, codebooks=c.num_quantizers)
-
-    def make_codes_vary(self) -> None:
-        fit_codebooks(self.model, lambda: hf_codec.encode_noise(self))
-
-
 def fit_codebooks(model, run) -> None:
     """Random-weight helper: fill each RVQ level's codebook with that level's residuals on noise (plus
     jitter), as k-means init does from data. A fresh model's codebooks are zeros, and N(0, 1) entries far
@@ -88,14 +68,6 @@ def fit_codebooks(model, run) -> None:
             book.embed.copy_(picks + 0.5 * torch.randn_like(picks) * residual.std(0))
             book.embed_avg.copy_(book.embed)
             residual = residual - book.decode(book.encode(residual))
-
-
-def weight_spec(codec_id: str):
-    return hf_codec.weight_spec(hf_codec.find(INFOS, codec_id))
-
-
-def load(info: CodecInfo, device: str) -> EncodecHFCodec:
-    return EncodecHFCodec.load(info, device)
 
 
 def config(small: bool = False):
@@ -113,6 +85,18 @@ def feature_extractor():
     return EncodecFeatureExtractor(feature_size=1, sampling_rate=32_000, padding_value=0.0)
 
 
-def write_random_weights(codec_id: str, small: bool = False) -> Path:
-    return hf_codec.write_random_weights(EncodecHFCodec, hf_codec.find(INFOS, codec_id), config(small),
-                                         feature_extractor())
+# Not exact: two LSTM layers end the encoder and begin the decoder, so every frame depends on all before it.
+FAMILY = hf_codec.HFFamily(
+    model_class="EncodecModel",
+    # (chunks = 1, batch, codebooks, frames): chunk_length_s is None, so the clip is one chunk
+    encode=lambda model, inputs, point: model.encode(**inputs, bandwidth=point.bitrate_kbps).audio_codes[0],
+    latent=lambda model, inputs: model.encoder(inputs["input_values"]),
+    decode=lambda model, codes: model.decode(codes[None], audio_scales=[None]).audio_values,
+    facts=lambda c: dict(sample_rate=c.sampling_rate, frame_rate=c.sampling_rate / c.hop_length,
+                         codebook_size=c.codebook_size, codebooks=c.num_quantizers),
+    config=lambda info, small: config(small),
+    feature_extractor=lambda config: feature_extractor(),
+    make_codes_vary=lambda codec: fit_codebooks(codec.model, lambda: hf_codec.encode_noise(codec)),
+    exact=False, batchable=True,
+)
+load, weight_spec, write_random_weights = hf_codec.declare(INFOS, FAMILY)

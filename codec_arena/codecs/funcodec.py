@@ -13,14 +13,20 @@ we keep a NullHandler there while package code runs (`_package_call`).
 
 Loudness: the models divide their input by its RMS before encoding and multiply the decoder output
 back by it (`inference(use_scale=True)`), but the package's token-only decode leaves that scale out.
-We keep it, one float per window, in `Codes.extras["scales"]` (not counted in the bitrate), so
-`decode(encode(x))` equals the package's one-pass `inference` output.
+We keep it in `Codes.extras["scales"]`, one float per frame (side data, not counted in the bitrate;
+equal over a window), so `decode(encode(x))` equals the package's one-pass `inference` output.
 
 Long input: the released models encode a whole file in one pass (`segment_dur: null`), so memory
-grows with length. Clips up to 20 s are one pass, exactly as the package runs them; longer ones are
-cut into equal windows of at most 20 s (each a whole number of frames, each with its own scale),
-encoded and decoded independently and joined end to end. Windows do not overlap, so they cost no
-extra tokens (a frequency-domain window adds one frame); a join is not smoothed.
+grows with length. We run the package's calls through our streaming engine (`stream`) instead:
+clips up to a window (10 s) are one pass, exactly as the package runs them; longer ones go in equal
+windows with about 1 s of real signal each side, computed and dropped, so every frame is coded once
+(no bitrate overhead). The seams only approximate one pass (`exact = False`): the encoder and the
+decoder each hold an LSTM that carries state over the whole input, every convolution is followed by a
+GroupNorm over the whole input's time (`norm: time_group_norm`), and each window is scaled by the
+RMS of what it sees (context included). One pass always emits ceil(n / hop) frames here: the
+frequency-domain models' centred STFT gives one frame more when n is a multiple of the hop (centred
+on the clip's end), which we drop, so their last 10 ms decode as silence for those lengths, as they
+do for the package itself when n / hop has a remainder over half a hop.
 
 Bitrate: n codebooks of 1024 entries at 16000/ds frames per second; we pass the package
 `bit_width = n x 10 x 16000/ds`, for which its quantizer uses exactly n codebooks.
@@ -40,14 +46,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import weights
-from ..audio import Audio
 from ..errors import RequestError, WeightsUnavailable
-from .base import CodecInfo, Codes
+from .base import CodecInfo, OperatingPoint
+from .chunked import ChunkedCodec
 
 SAMPLE_RATE = 16_000
 CODEBOOK_SIZE = 1024
 MAX_CODEBOOKS = 32
-WINDOW_SECONDS = 20.0
+CONTEXT_SECONDS = 1.0  # context each side of a window: LSTMs and GroupNorms over time, so be generous
 MIN_SAMPLES = 320  # the frequency-domain models' centred STFT (n_fft 512) needs more than 256 samples
 DEFAULT_KBPS = 2.0  # egs/LibriTTS/codec/encoding_decoding.sh: bit_width=2000
 CODE_URL = "https://github.com/alibaba-damo-academy/FunCodec"
@@ -170,67 +176,91 @@ def load(info: CodecInfo, device: str) -> FunCodec:
     return FunCodec(info, build_speech2token(config, checkpoint, device), device, checkpoint)
 
 
-class FunCodec:
+class FunCodec(ChunkedCodec):
+    """FunCodec through the engine: the package's `Speech2Token` encode (RMS scale, encoder,
+    quantizer at the bit width) and decode per window, about 1 s of context each side (its LSTMs
+    and GroupNorms over time make the seams approximate); the window's scale rides along per frame."""
+
+    exact = False  # LSTMs and whole-input GroupNorms in the encoder and the decoder
+    batchable = True
+    pads_to_frames = False  # the scale and the GroupNorms see every sample: only equal lengths batch
+    side_keys = ("scales",)
+
     def __init__(self, info: CodecInfo, speech2token, device: str, checkpoint: Path) -> None:
         self.info, self.speech2token, self.device, self.checkpoint = info, speech2token, device, checkpoint
         self.model = speech2token.model
         self.hop = MODELS[info.id][1]
+        second = math.ceil(CONTEXT_SECONDS * SAMPLE_RATE / self.hop)
+        reach, stride = receptive_field(self.model.encoder)  # in samples or STFT frames: stride of them a frame
+        self.context_units = max(second, math.ceil(reach / stride) + 2)
+        self.decode_context_units = max(second, math.ceil(receptive_field(self.model.decoder)[0]) + 2)
 
     def bit_width(self, codebooks: int) -> int:
         """The package's bandwidth argument (bits/s) that selects exactly `codebooks` codebooks."""
         return codebooks * round(math.log2(CODEBOOK_SIZE) * SAMPLE_RATE / self.hop)
 
-    def windows(self, frames: int) -> list[tuple[int, int]]:
-        """One pass up to WINDOW_SECONDS; past that, equal windows of whole frames, none longer."""
-        limit = int(WINDOW_SECONDS * SAMPLE_RATE)
-        if frames <= limit:
-            return [(0, frames)]
-        size = math.ceil(frames / math.ceil(frames / limit) / self.hop) * self.hop
-        return [(start, min(start + size, frames)) for start in range(0, frames, size)]
-
-    def encode(self, audio: Audio, bitrate_kbps: float) -> Codes:
+    def encode_chunk(self, x: np.ndarray, point: OperatingPoint):
+        """[B, 1, n] -> codes [B, K, ceil(n / hop)] and {"scales": [B, ceil(n / hop)]}, the window's RMS."""
         import torch
 
-        codebooks = self.info.codebooks_for(self.info.check_bitrate(bitrate_kbps))
-        mono = torch.from_numpy(np.ascontiguousarray(audio.samples[0])).to(self.device)
-        tokens, scales, spans = [], [], self.windows(audio.frames)
-        with torch.inference_mode(), _package_call():
-            for start, end in spans:
-                window = mono[start:end]
-                if window.numel() < MIN_SAMPLES:
-                    window = torch.nn.functional.pad(window, (0, MIN_SAMPLES - window.numel()))
-                indices, embeddings, _, _ = self.speech2token(window[None], run_mod="encode",
-                                                              bit_width=self.bit_width(codebooks))
-                tokens.append(indices[0][:, 0])  # (codebooks, frames)
-                scale = embeddings[0][1]
-                scales.append(1.0 if scale is None else float(scale.reshape(-1)[0]))
-        extras = {
-            "scales": np.asarray(scales, dtype=np.float32),
-            "window_frames": np.array([t.shape[-1] for t in tokens], dtype=np.int64),
-            "window_samples": np.array([end - start for start, end in spans], dtype=np.int64),
-        }
-        return Codes(tokens=torch.cat(tokens, dim=-1).cpu().numpy().astype(np.int64), frame_rate=self.info.frame_rate,
-                     codebook_size=CODEBOOK_SIZE, sample_rate=audio.sample_rate, num_samples=audio.frames,
-                     codec_id=self.info.id, extras=extras)
+        frames = max(1, math.ceil(x.shape[-1] / self.hop))
+        with _package_call():
+            indices, embeddings, _, _ = self.speech2token(self._wav(x)[:, 0], run_mod="encode",
+                                                          bit_width=self.bit_width(point.codebooks))
+        tokens = indices[0].permute(1, 0, 2)[:, :, :frames]  # (codebooks, batch, frames) -> (batch, ...)
+        scale = embeddings[0][1]
+        scale = torch.ones(x.shape[0], 1) if scale is None else scale.reshape(-1, 1)
+        return tokens.cpu().numpy(), {"scales": scale.float().cpu().numpy().repeat(frames, axis=1)}
 
-    def decode(self, codes: Codes) -> Audio:
+    def latent_chunk(self, x: np.ndarray) -> np.ndarray:
+        """[B, 1, n] -> the encoder output (of the RMS-scaled input) [B, D, ceil(n / hop)]."""
+        frames = max(1, math.ceil(x.shape[-1] / self.hop))
+        with _package_call():
+            emb = self.model._encode(self._wav(x))[0][0]  # (batch, frames, dim)
+        return emb.transpose(1, 2)[:, :, :frames].cpu().numpy()
+
+    def decode_chunk(self, tokens: np.ndarray, side: dict[str, np.ndarray]) -> np.ndarray:
+        """[B, K, T] and side["scales"] [B, T] -> [B, 1, T x hop] (frequency-domain: half a hop less),
+        each frame's samples times its scale."""
         import torch
 
-        tokens = torch.from_numpy(codes.tokens).to(self.device)
-        if "window_frames" not in codes.extras:
-            raise RequestError(f"These codes lack FunCodec's per-window data (window_frames, scales): encode with "
-                               f"{self.info.id} in Codec Arena, or keep the .npz it wrote.")
-        bounds = np.cumsum(np.concatenate([[0], codes.extras["window_frames"]]))
-        pieces = []
-        with torch.inference_mode(), _package_call():
-            for i, (start, end) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
-                # the package's decode takes (batch, frames, codebooks) and uses every codebook given
-                wav = self.speech2token(tokens[None, :, start:end].permute(0, 2, 1), run_mod="decode")[2]
-                wav = wav[0, 0] * float(codes.extras["scales"][i])
-                length = int(codes.extras["window_samples"][i])
-                pieces.append(torch.nn.functional.pad(wav[:length], (0, max(0, length - wav.numel()))))
-        samples = torch.cat(pieces)[: codes.num_samples].float().cpu().numpy()
-        return Audio(np.ascontiguousarray(samples[None], dtype=np.float32), SAMPLE_RATE)
+        scales = np.asarray(side.get("scales", np.zeros((0, 0))), np.float32)
+        if scales.shape != tokens.shape[::2]:
+            raise RequestError(f"These codes lack FunCodec's per-frame scales: encode with {self.info.id} in "
+                               "Codec Arena, or keep the codes file it wrote.")
+        with _package_call():
+            # the package's decode takes (batch, frames, codebooks) and uses every codebook given
+            wav = self.speech2token(torch.from_numpy(tokens).to(self.device).permute(0, 2, 1), run_mod="decode")[2]
+        wav = wav.float().cpu().numpy()
+        per_sample = scales.repeat(self.hop, axis=1)[:, : wav.shape[-1]]
+        return wav * per_sample[:, None]
+
+    def _wav(self, x: np.ndarray):
+        """[B, 1, n] on the device, zero-padded to MIN_SAMPLES if shorter (the STFT's minimum)."""
+        import torch
+
+        wav = torch.from_numpy(x).to(self.device)
+        if wav.shape[-1] < MIN_SAMPLES:
+            wav = torch.nn.functional.pad(wav, (0, MIN_SAMPLES - wav.shape[-1]))
+        return wav
+
+
+def receptive_field(module) -> tuple[float, float]:
+    """How far one output step of a stack of convolutions reaches, in input steps (LSTMs and
+    GroupNorms aside), and how many input steps one output step is: each convolution adds
+    (kernel - 1) x dilation of its input's steps along time (the last axis of a 2-D one), a
+    transposed one ceil(kernel / stride) - 1."""
+    import torch
+
+    reach, step = 1.0, 1.0  # step: the current signal's period, in input steps
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.ConvTranspose1d | torch.nn.ConvTranspose2d):
+            reach += (math.ceil(layer.kernel_size[-1] / layer.stride[-1]) - 1) * step
+            step /= layer.stride[-1]
+        elif isinstance(layer, torch.nn.Conv1d | torch.nn.Conv2d):
+            reach += (layer.kernel_size[-1] - 1) * layer.dilation[-1] * step
+            step *= layer.stride[-1]
+    return reach, step
 
 
 # --- random weights for tests and demos --------------------------------------------------------
@@ -307,7 +337,7 @@ def write_random_weights(codec_id: str, small: bool = False) -> Path:
     from funcodec.models.codec_freq import Audio2Mel  # the CPU twin of the time-domain model's
     from funcodec.tasks.gan_speech_codec import GANSpeechCodecTask
 
-    from ..testing import hub_snapshot
+    from ..weights import hub_snapshot
 
     config = recipe_config(codec_id, small)
     with _package_call():

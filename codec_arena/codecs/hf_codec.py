@@ -1,18 +1,26 @@
-"""What the codecs that transformers ships have in common (Mimi, X-Codec, X-Codec2, WavTokenizer,
-NeuCodec, the Higgs Audio v2 tokenizer): one base class, `HFCodec`; each family module holds its facts
-and the calls that differ (`encode_frames`, and where the model departs from the common form,
-`decode_frames` and `config_facts`).
+"""What the codecs that transformers ships have in common (EnCodec 32 kHz, Mimi, X-Codec, X-Codec2,
+WavTokenizer, NeuCodec, the Higgs Audio v2 tokenizer): one engine adapter, `HFCodec`, and one
+declaration per family, `HFFamily`: its transformers classes, the calls that differ (encode, and where
+the model departs from the common form, decode, latent, config facts) and what the engine needs to
+know (exact or not, batchable or not). A family module is its `INFOS` plus one line:
+
+    load, weight_spec, write_random_weights = hf_codec.declare(INFOS, FAMILY)
 
 Loading is what a user writes: `<Model>.from_pretrained(hub_id)`, which reads the Hugging Face hub
 cache, plus `AutoFeatureExtractor.from_pretrained(hub_id)` where encoding needs features (X-Codec2 and
 NeuCodec compute mel filterbanks for their w2v-BERT encoder). The other families' feature extractors
 only pad and batch, so we pad each chunk to whole frames ourselves.
 
-Long input: transformers' encode/decode of these models take the whole clip at once and their
-activations grow with it, so clips over `WINDOW_SECONDS` go through `windowing` (shared with the
-SpeechTokenizer/SNAC adapters): equal windows of token frames, each run with `CONTEXT_SECONDS` of
-real signal on both sides that is computed and dropped, so seams see the same surroundings as one
-pass would (up to that context) and no token is emitted twice. Memory then stays flat with length.
+Long input goes through the streaming engine (`stream`): transformers' encode/decode of these models
+take the whole clip at once and their activations grow with it, so the engine cuts the frame timeline
+into equal windows (10 s by default), runs each with the family's `context_seconds` (1 s) of real
+signal on both sides that is computed and dropped, and keeps each window's own frames: no token is
+emitted twice and memory stays flat with length. Every family here has a part that sees further than
+any practical context (HuBERT or w2v-BERT attention over the whole input, the decoders' attention,
+EnCodec's and WavTokenizer's LSTMs, Mimi's 8 stacked 10 s attention windows), so none is `exact`:
+seams see the same surroundings as one pass up to that context, and `stream.exactness` measures how
+close they come. Clips of equal frame counts batch through the model (B > 1): every family here is
+`batchable`.
 
 Random weights (tests, demos): `Model(Config(...))` with the codebooks made non-degenerate, saved
 with `save_pretrained` (and the feature extractor beside it) into the hub-cache layout, so the real
@@ -24,22 +32,18 @@ from __future__ import annotations
 
 import math
 import tempfile
-import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from .. import weights
-from ..audio import Audio
 from ..errors import WeightsMismatch
-from . import windowing
-from .base import CodecInfo, Codes
+from .base import CodecInfo, OperatingPoint
+from .chunked import ChunkedCodec
 
-WINDOW_SECONDS = 10.0
-CONTEXT_SECONDS = 1.0
 ALLOW_PATTERNS = ["*.json", "*.safetensors"]  # config, preprocessor config, weights (sharded or not)
 
 
@@ -55,40 +59,129 @@ def weight_spec(info: CodecInfo) -> weights.WeightSpec:
     return replace(spec, location=location)
 
 
-class HFCodec:
-    """A transformers codec: `from_pretrained(info.hub_id)`, windowed encode/decode, one lock per model."""
+# --- the declaration -----------------------------------------------------------------------------
 
-    model_class: ClassVar[str]  # the transformers class, e.g. "MimiModel"
-    uses_feature_extractor: ClassVar[bool] = False
-    encoder_rate: ClassVar[int | None] = None  # the encoder's input rate when it differs from info.sample_rate
-    min_frames: ClassVar[int] = 1  # shortest chunk the model accepts, in frames (padded with silence)
+def xcodec_facts(config) -> dict[str, float]:
+    """sample_rate, frame_rate, codebook_size and codebooks under the X-Codec config names."""
+    return dict(sample_rate=config.sample_rate, frame_rate=config.frame_rate, codebook_size=config.codebook_size,
+                codebooks=config.num_quantizers)
+
+
+def waveform(codec: HFCodec, x) -> dict[str, Any]:
+    """The model's encode inputs for most families: the padded waveform [B, C, n] itself."""
+    return {"input_values": x}
+
+
+def decode_values(model, codes):
+    """codes [B, K, T] -> audio [B, C, >= T x hop] through `model.decode(codes).audio_values`."""
+    return model.decode(codes).audio_values
+
+
+@dataclass(frozen=True, kw_only=True)
+class HFFamily:
+    """One transformers codec family. Tensors are batches: waveforms [B, C, n] (at the encoder's rate,
+    zero-padded to whole frames), codes [B, K, T], latents [B, D, T]."""
+
+    model_class: str  # the transformers class, e.g. "MimiModel"
+    encode: Callable[[Any, dict[str, Any], OperatingPoint], Any]  # (model, inputs, point) -> codes, >= T frames
+    latent: Callable[[Any, dict[str, Any]], Any]  # (model, inputs) -> the encoder output the quantizer takes
+    config: Callable[[CodecInfo, bool], Any]  # (info, small) -> the transformers config (random weights)
+    feature_extractor: Callable[[Any], Any]  # config -> the preprocessor saved beside random weights
+    exact: bool  # False: attention over the whole input or recurrent state, so seams are approximate
+    batchable: bool  # the model's encode and decode take B > 1 (checked in tests/test_codec_transformers.py)
+    decode: Callable[[Any, Any], Any] = decode_values  # (model, codes) -> audio [B, C, >= T x hop]
+    inputs: Callable[[HFCodec, Any], dict[str, Any]] = waveform  # (codec, waveform) -> encode's keyword inputs
+    facts: Callable[[Any], dict[str, float]] = xcodec_facts  # config -> rates, codebook size and count
+    make_codes_vary: Callable[[HFCodec], None] | None = None  # random weights; None: `randomize_codebooks`
+    uses_feature_extractor: bool = False  # load the hub's preprocessor (mel features) for `inputs`
+    encoder_rate: int | None = None  # the encoder's input rate when it differs from info.sample_rate
+    min_frames: int = 1  # shortest chunk the model accepts, in frames (padded with silence)
+    context_seconds: float = 1.0  # real signal each side of a window (encode and decode), computed and dropped:
+    # generous, as for every inexact codec; an exact family would give its receptive field here instead
+
+    @property
+    def codec_name(self) -> str:
+        return self.model_class.removesuffix("Model") + "Codec"
+
+
+class Declared(NamedTuple):
+    """What the registry looks up on a family module."""
+
+    load: Callable[[CodecInfo, str], HFCodec]
+    weight_spec: Callable[[str], weights.WeightSpec]
+    write_random_weights: Callable[..., Path]
+
+
+def declare(infos: list[CodecInfo], family: HFFamily) -> Declared:
+    """A family module's `load(info, device)`, `weight_spec(codec_id)` and `write_random_weights(codec_id,
+    small)`, for the codecs in `infos`, through an `HFCodec` subclass that carries the family."""
+    codec_class: type[HFCodec] = type(family.codec_name, (HFCodec,), dict(
+        family=family, exact=family.exact, batchable=family.batchable,
+        __doc__=f"{family.model_class} through the engine ({HFCodec.__name__} with its family's calls)."))
+
+    def spec(codec_id: str) -> weights.WeightSpec:
+        return weight_spec(find(infos, codec_id))
+
+    def load(info: CodecInfo, device: str) -> HFCodec:
+        return codec_class.load(info, device)
+
+    def write(codec_id: str, small: bool = False) -> Path:
+        return write_random_weights(codec_class, find(infos, codec_id), small)
+
+    return Declared(load, spec, write)
+
+
+# --- the adapter ---------------------------------------------------------------------------------
+
+class HFCodec(ChunkedCodec):
+    """A transformers codec: `from_pretrained(info.hub_id)`, its family's calls as chunk functions.
+    Each chunk is zero-padded to whole frames (as the hub feature extractors pad), so clips of equal
+    frame counts batch exactly."""
+
+    family: ClassVar[HFFamily]
+    pads_to_frames = True
 
     def __init__(self, info: CodecInfo, model, device: str, feature_extractor=None) -> None:
         self.info, self.model, self.device, self.feature_extractor = info, model, device, feature_extractor
         self.checkpoint = weight_spec(info).path
         self.hop = hop_samples(info)
-        self._lock = threading.Lock()  # one model shared by the app's threads; calls run one at a time
+        self.context_units = self.decode_context_units = math.ceil(self.family.context_seconds * info.frame_rate)
 
-    # --- what a family module provides -----------------------------------------------------------
+    # --- chunk functions -------------------------------------------------------------------------
 
-    def encode_frames(self, x, bitrate_kbps: float, codebooks: int):
-        """(1, 1, n) float tensor at the encoder's rate, n a multiple of the hop -> (codebooks, frames) codes."""
-        raise NotImplementedError
+    def encode_chunk(self, x: np.ndarray, point: OperatingPoint) -> np.ndarray:
+        """[B, C, n] -> codes [B, K, ceil(n / hop)] (frames past the clip's, from padding, dropped)."""
+        frames = math.ceil(x.shape[-1] / self.hop)
+        codes = self.family.encode(self.model, self._inputs(x), point)
+        return codes[:, :, :frames].cpu().numpy()
 
-    def decode_frames(self, tokens):
-        """(codebooks, frames) long tensor -> 1-D float tensor of at least frames x hop samples."""
-        return self.model.decode(tokens[None]).audio_values[0, 0]
+    def latent_chunk(self, x: np.ndarray) -> np.ndarray:
+        """[B, C, n] -> the encoder output the quantizer takes, [B, D, ceil(n / hop)]."""
+        frames = math.ceil(x.shape[-1] / self.hop)
+        return self.family.latent(self.model, self._inputs(x))[:, :, :frames].float().cpu().numpy()
 
-    def config_facts(self) -> dict[str, float]:
-        """sample_rate, frame_rate, codebook_size and codebooks, read from the loaded model's config
-        (the X-Codec config names; families that name them otherwise override this)."""
-        c = self.model.config
-        return dict(sample_rate=c.sample_rate, frame_rate=c.frame_rate, codebook_size=c.codebook_size,
-                    codebooks=c.num_quantizers)
+    def decode_chunk(self, tokens: np.ndarray, side: dict[str, np.ndarray]) -> np.ndarray:
+        """[B, K, T] -> [B, C, >= T x hop] (the engine crops; a few missing samples are padded)."""
+        import torch
 
-    def make_codes_vary(self) -> None:
-        """Random-weight helper: a fresh model's codebooks are zeros, so every frame would get code 0."""
-        randomize_codebooks(self.model)
+        codes = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(self.device)
+        return self.family.decode(self.model, codes).float().cpu().numpy()
+
+    def _inputs(self, x: np.ndarray) -> dict[str, Any]:
+        """Samples [B, C, n] -> the model's encode inputs: zero-padded to whole frames (at least
+        `min_frames`), resampled to the encoder's rate where it differs, then the family's `inputs`."""
+        import torch
+
+        frames = max(math.ceil(x.shape[-1] / self.hop), self.family.min_frames)
+        padded = np.zeros((*x.shape[:-1], frames * self.hop), np.float32)
+        padded[..., : x.shape[-1]] = x
+        wave = torch.from_numpy(padded).to(self.device)
+        rate = self.family.encoder_rate
+        if rate and rate != self.info.sample_rate:
+            import torchaudio
+
+            wave = torchaudio.functional.resample(wave, self.info.sample_rate, rate)
+        return self.family.inputs(self, wave)
 
     # --- loading and checking --------------------------------------------------------------------
 
@@ -98,19 +191,26 @@ class HFCodec:
 
         weights.download(weight_spec(info))
         # local_files_only: what download() checked is what loads; never a silent new revision at run time
-        model = getattr(transformers, cls.model_class).from_pretrained(info.hub_id, local_files_only=True)
+        model = getattr(transformers, cls.family.model_class).from_pretrained(info.hub_id, local_files_only=True)
         model = model.eval().to(device)
         extractor = None
-        if cls.uses_feature_extractor:
+        if cls.family.uses_feature_extractor:
             extractor = transformers.AutoFeatureExtractor.from_pretrained(info.hub_id, local_files_only=True)
         codec = cls(info, model, device, extractor)
         codec.check_config()
         return codec
 
+    def config_facts(self) -> dict[str, float]:
+        """sample_rate, frame_rate, codebook_size and codebooks (and encoder_rate where the family
+        encodes at another rate), read from the loaded model's config."""
+        return self.family.facts(self.model.config)
+
     def check_config(self) -> None:
         """The loaded config must give the rates, codebook size and codebook count `info` advertises."""
         facts, info = self.config_facts(), self.info
         expected = dict(sample_rate=info.sample_rate, frame_rate=info.frame_rate, codebook_size=info.codebook_size)
+        if self.family.encoder_rate:
+            expected["encoder_rate"] = self.family.encoder_rate
         wrong = {k: (facts[k], v) for k, v in expected.items() if not math.isclose(facts[k], v, rel_tol=1e-6)}
         if facts["codebooks"] < (info.max_codebooks or 1):
             wrong["codebooks"] = (facts["codebooks"], info.max_codebooks)
@@ -122,56 +222,12 @@ class HFCodec:
             raise WeightsMismatch(info.id, self.checkpoint.parent, f"{info.hub_id} does not match what codec_arena "
                                   f"says about {info.id}: {detail}")
 
-    # --- the Codec protocol ----------------------------------------------------------------------
-
-    def encode(self, audio: Audio, bitrate_kbps: float) -> Codes:
-        import torch
-
-        kbps = self.info.check_bitrate(bitrate_kbps)
-        codebooks = self.info.codebooks_for(kbps)
-        windows = self.windows(math.ceil(audio.frames / self.hop))
-        with self._lock, torch.inference_mode():
-            tokens = windowing.encode(lambda chunk: self._encode_chunk(chunk, kbps, codebooks),
-                                      audio.samples, self.hop, windows)
-        return Codes(tokens=tokens.astype(np.int64), frame_rate=self.info.frame_rate,
-                     codebook_size=self.info.codebook_size, sample_rate=audio.sample_rate,
-                     num_samples=audio.frames, codec_id=self.info.id)
-
-    def decode(self, codes: Codes) -> Audio:
-        import torch
-
-        with self._lock, torch.inference_mode():
-            samples = windowing.decode(self._decode_chunk, codes.tokens, self.hop, self.windows(codes.frames))
-        samples = samples[:, : codes.num_samples]
-        samples = np.pad(samples, ((0, 0), (0, codes.num_samples - samples.shape[1])))
-        return Audio(np.ascontiguousarray(samples, dtype=np.float32), self.info.sample_rate)
-
-    def windows(self, frames: int) -> list[windowing.Window]:
-        rate = self.info.frame_rate
-        return windowing.plan(frames, max_frames=int(WINDOW_SECONDS * rate), context=math.ceil(CONTEXT_SECONDS * rate))
-
-    def _encode_chunk(self, samples: np.ndarray, kbps: float, codebooks: int) -> np.ndarray:
-        """Samples (1, n) at info.sample_rate -> codes (codebooks, ceil(n / hop)): the chunk is padded with
-        silence to whole frames (as the hub feature extractors pad), extra frames are dropped."""
-        import torch
-
-        frames = math.ceil(samples.shape[1] / self.hop)
-        padded = np.zeros((1, max(frames, self.min_frames) * self.hop), np.float32)
-        padded[:, : samples.shape[1]] = samples
-        x = torch.from_numpy(padded)[None].to(self.device)
-        if self.encoder_rate and self.encoder_rate != self.info.sample_rate:
-            import torchaudio
-
-            x = torchaudio.functional.resample(x, self.info.sample_rate, self.encoder_rate)
-        codes = self.encode_frames(x, kbps, codebooks)
-        return codes[:, :frames].cpu().numpy()
-
-    def _decode_chunk(self, tokens: np.ndarray) -> np.ndarray:
-        import torch
-
-        wav = self.decode_frames(torch.from_numpy(np.ascontiguousarray(tokens)).to(self.device))
-        wav = wav.float().cpu().numpy()[: tokens.shape[1] * self.hop]
-        return np.pad(wav, (0, tokens.shape[1] * self.hop - wav.size))[None]
+    def make_codes_vary(self) -> None:
+        """Random-weight helper: a fresh model's codebooks are zeros, so every frame would get code 0."""
+        if self.family.make_codes_vary is None:
+            randomize_codebooks(self.model)
+        else:
+            self.family.make_codes_vary(self)
 
 
 def find(infos: list[CodecInfo], codec_id: str) -> CodecInfo:
@@ -186,20 +242,36 @@ def hop_samples(info: CodecInfo) -> int:
     return int(hop)
 
 
+def make(name: str, **kwargs):
+    """`transformers.<name>(**kwargs)`: a config or feature extractor named in a declaration."""
+    import transformers
+
+    return getattr(transformers, name)(**kwargs)
+
+
+def output_of(module, run: Callable[[], Any]):
+    """The output tensor of `module` (a Linear, [B, T, D]) the first time `run()` calls it, as [B, D, T]:
+    a latent read where a family's encoder hands over to its quantizer."""
+    return captured(module, run).transpose(1, 2)
+
+
 # --- random weights ------------------------------------------------------------------------------
 
-def write_random_weights(codec_cls: type[HFCodec], info: CodecInfo, config, feature_extractor) -> Path:
+def write_random_weights(codec_cls: type[HFCodec], info: CodecInfo, small: bool) -> Path:
     """`Model(config)` with varied codes, saved with its feature extractor where `from_pretrained(hub_id)`
     looks (the hub cache's snapshot layout). Returns the weight-spec path (the weights file)."""
     import transformers
 
-    from ..testing import hub_snapshot
+    from ..weights import hub_snapshot
 
-    model = getattr(transformers, codec_cls.model_class)(config).eval()
-    codec_cls(info, model, "cpu", feature_extractor).make_codes_vary()
+    family = codec_cls.family
+    config = family.config(info, small)
+    extractor = family.feature_extractor(config)
+    model = getattr(transformers, family.model_class)(config).eval()
+    codec_cls(info, model, "cpu", extractor).make_codes_vary()
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp)
-        feature_extractor.save_pretrained(tmp)
+        extractor.save_pretrained(tmp)
         hub_snapshot(info.hub_id, source=Path(tmp))
     return weight_spec(info).path
 
@@ -239,7 +311,6 @@ def encode_noise(codec: HFCodec, seconds: float = 0.4) -> None:
     import torch
 
     rng = np.random.default_rng(0)
-    noise = (0.1 * rng.standard_normal((1, int(seconds * codec.info.sample_rate)))).astype(np.float32)
-    kbps = codec.info.default_bitrate
+    noise = (0.1 * rng.standard_normal((1, 1, int(seconds * codec.info.sample_rate)))).astype(np.float32)
     with torch.no_grad():
-        codec._encode_chunk(noise, kbps, codec.info.codebooks_for(kbps))
+        codec.encode_chunk(noise, OperatingPoint.of(codec.info))

@@ -7,12 +7,10 @@ of 1024 entries (10 bits): 2 kbps at full depth. `encode(bandwidth=...)` takes t
 `target_bandwidths` (0.5, 1, 1.5, 2 kbps = 2, 4, 6, 8 codebooks); those are our operating points.
 The transformers conversion is published as eustlb/higgs-audio-v2-tokenizer (what the transformers
 docs load); bosonai/higgs-audio-v2-tokenizer holds the original `model.pth` for Boson's own code.
-Long clips are windowed as in `hf_codec`.
+Long clips go through the engine as in `hf_codec` (not exact: HuBERT attends over the whole chunk).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from . import hf_codec
 from .base import CodecInfo
@@ -46,28 +44,23 @@ SMALL_SEMANTIC = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2
                       conv_dim=(8,) * 7)
 
 
-class HiggsAudioTokenizerCodec(hf_codec.HFCodec):
-    model_class = "HiggsAudioV2TokenizerModel"
-
-    def encode_frames(self, x, bitrate_kbps: float, codebooks: int):
-        return self.model.encode(x, bandwidth=bitrate_kbps).audio_codes[0]
-
-
-def weight_spec(codec_id: str):
-    return hf_codec.weight_spec(INFOS[0])
+def config(info: CodecInfo, small: bool):
+    return hf_codec.make(
+        "HiggsAudioV2TokenizerConfig", target_bandwidths=list(BANDWIDTHS), sample_rate=24_000, codebook_size=1024,
+        acoustic_model_config=hf_codec.make("DacConfig", **(SMALL_ACOUSTIC if small else ACOUSTIC)),
+        semantic_model_config=hf_codec.make("HubertConfig", mask_time_prob=0.0, **(SMALL_SEMANTIC if small else {})))
 
 
-def load(info: CodecInfo, device: str) -> HiggsAudioTokenizerCodec:
-    return HiggsAudioTokenizerCodec.load(info, device)
-
-
-def write_random_weights(codec_id: str, small: bool = False) -> Path:
-    from transformers import DacConfig, DacFeatureExtractor, HiggsAudioV2TokenizerConfig, HubertConfig
-
-    config = HiggsAudioV2TokenizerConfig(
-        target_bandwidths=list(BANDWIDTHS), sample_rate=24_000, codebook_size=1024,
-        acoustic_model_config=DacConfig(**(SMALL_ACOUSTIC if small else ACOUSTIC)),
-        semantic_model_config=HubertConfig(mask_time_prob=0.0, **(SMALL_SEMANTIC if small else {})))
-    extractor = DacFeatureExtractor(feature_size=1, hop_length=960, padding_side="right", padding_value=0.0,
-                                    return_attention_mask=True, sampling_rate=24_000)
-    return hf_codec.write_random_weights(HiggsAudioTokenizerCodec, INFOS[0], config, extractor)
+# Not exact: HuBERT attends over the whole input (and group-normalises its first conv over it). The
+# latent is the joint embedding `fc` hands to the RVQ.
+FAMILY = hf_codec.HFFamily(
+    model_class="HiggsAudioV2TokenizerModel",
+    encode=lambda model, inputs, point: model.encode(**inputs, bandwidth=point.bitrate_kbps).audio_codes,
+    latent=lambda model, inputs: hf_codec.output_of(model.fc, lambda: model.encode(**inputs)),
+    config=config,
+    feature_extractor=lambda config: hf_codec.make(
+        "DacFeatureExtractor", feature_size=1, hop_length=960, padding_side="right", padding_value=0.0,
+        return_attention_mask=True, sampling_rate=24_000),
+    exact=False, batchable=True,
+)
+load, weight_spec, write_random_weights = hf_codec.declare(INFOS, FAMILY)

@@ -3,13 +3,12 @@
 24 kHz mono, 12.5 frames/s, split RVQ of up to 32 codebooks of 2048 entries: codebook 1 is trained to
 match WavLM features (semantic), the rest are acoustic residuals. `MimiModel.encode(num_quantizers=k)`
 takes any k from 1 to 32; we offer 1, 2, 4, 8 (what Moshi models, 1.1 kbps), 16 and 32 codebooks.
-Mimi is causal; transformers' encode/decode take the whole clip, so long clips are windowed as in
-`hf_codec` (10 s windows, 1 s of context each side).
+Mimi is causal, but its transformers attend over 10 s windows in 8 stacked layers (80 s of history),
+so long clips go through the engine as in `hf_codec` (10 s windows, 1 s of context each side) and
+seams only approximate one pass.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from . import hf_codec
 from .base import CodecInfo
@@ -41,29 +40,17 @@ SMALL = dict(hidden_size=32, num_filters=4, codebook_dim=16, vector_quantization
              upsample_groups=32)  # keeps rates, codebook size and count; upsample_groups must equal hidden_size
 
 
-class MimiCodec(hf_codec.HFCodec):
-    model_class = "MimiModel"
-
-    def encode_frames(self, x, bitrate_kbps: float, codebooks: int):
-        return self.model.encode(x, num_quantizers=codebooks).audio_codes[0]
-
-    def config_facts(self) -> dict[str, float]:
-        c = self.model.config
-        return dict(sample_rate=c.sampling_rate, frame_rate=c.frame_rate, codebook_size=c.codebook_size,
-                    codebooks=c.num_quantizers)
-
-
-def weight_spec(codec_id: str):
-    return hf_codec.weight_spec(hf_codec.find(INFOS, codec_id))
-
-
-def load(info: CodecInfo, device: str) -> MimiCodec:
-    return MimiCodec.load(info, device)
-
-
-def write_random_weights(codec_id: str, small: bool = False) -> Path:
-    from transformers import EncodecFeatureExtractor, MimiConfig
-
-    extractor = EncodecFeatureExtractor(feature_size=1, sampling_rate=24_000, padding_value=0.0)  # kyutai/mimi's
-    config = MimiConfig(**(SMALL if small else {}))
-    return hf_codec.write_random_weights(MimiCodec, hf_codec.find(INFOS, codec_id), config, extractor)
+# Causal convs, but each transformer layer attends over `sliding_window` = 250 steps at 25 Hz (10 s), and
+# 8 layers stack to 80 s of history in the encoder and the decoder: more than any window, so not exact.
+FAMILY = hf_codec.HFFamily(
+    model_class="MimiModel",
+    encode=lambda model, inputs, point: model.encode(**inputs, num_quantizers=point.codebooks).audio_codes,
+    latent=lambda model, inputs: model.encoder(**inputs).latents,
+    facts=lambda c: dict(sample_rate=c.sampling_rate, frame_rate=c.frame_rate, codebook_size=c.codebook_size,
+                         codebooks=c.num_quantizers),
+    config=lambda info, small: hf_codec.make("MimiConfig", **(SMALL if small else {})),
+    feature_extractor=lambda config: hf_codec.make(  # kyutai/mimi's preprocessor_config.json
+        "EncodecFeatureExtractor", feature_size=1, sampling_rate=24_000, padding_value=0.0),
+    exact=False, batchable=True,
+)
+load, weight_spec, write_random_weights = hf_codec.declare(INFOS, FAMILY)

@@ -6,18 +6,17 @@ FSQ code per 20 ms (4^8 = 65536 codes, 0.8 kbps), and the decoder writes 24 kHz.
 the output's, 24 kHz: the round trip hands us 24 kHz audio, which we resample to 16 kHz per chunk
 (torchaudio) before the feature extractor, so one frame is 480 samples of the audio the user hears.
 The feature extractor's mel front end needs 25 ms of audio, so chunks are at least two frames long.
+Long clips go through the engine as in `hf_codec` (not exact: w2v-BERT and the decoder attend over
+the whole chunk).
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from dataclasses import replace
 
-from ..errors import WeightsMismatch
-from . import hf_codec
+from . import hf_codec, xcodec2
 from .base import CodecInfo
-from .xcodec2 import SMALL as XCODEC2_SMALL
-from .xcodec2 import FsqCodec
 
 INFOS = [
     CodecInfo(
@@ -37,33 +36,17 @@ INFOS = [
         notes="Encodes 16 kHz and decodes 24 kHz: input above 8 kHz is not coded, the decoder re-synthesises it.",
     ),
 ]
-SMALL = XCODEC2_SMALL  # same modules, same constraints
+SMALL = xcodec2.SMALL  # same modules, same constraints
 
 
-class NeuCodecCodec(FsqCodec):
-    model_class = "NeuCodecModel"
-    encoder_rate = 16_000
-    min_frames = 2
-
-    def config_facts(self) -> dict[str, float]:
-        c = self.model.config
-        if c.input_sampling_rate != self.encoder_rate:
-            raise WeightsMismatch(self.info.id, self.checkpoint.parent,
-                                  f"{self.info.hub_id} encodes {c.input_sampling_rate} Hz, not {self.encoder_rate}")
-        return dict(sample_rate=c.output_sampling_rate, frame_rate=c.input_sampling_rate / c.encoder_hop_length,
-                    codebook_size=math.prod(c.quantization_levels), codebooks=1)
-
-
-def weight_spec(codec_id: str):
-    return hf_codec.weight_spec(INFOS[0])
-
-
-def load(info: CodecInfo, device: str) -> NeuCodecCodec:
-    return NeuCodecCodec.load(info, device)
-
-
-def write_random_weights(codec_id: str, small: bool = False) -> Path:
-    from transformers import NeuCodecConfig, NeuCodecFeatureExtractor
-
-    config = NeuCodecConfig(**(SMALL if small else {}))
-    return hf_codec.write_random_weights(NeuCodecCodec, INFOS[0], config, NeuCodecFeatureExtractor())
+# X-Codec2's family (mel inputs, FSQ, not exact for the same reasons) with NeuCodec's classes and rates:
+# the config names an input (encoder) rate and an output rate; a chunk is at least two frames.
+FAMILY = replace(
+    xcodec2.FAMILY, model_class="NeuCodecModel", encoder_rate=16_000, min_frames=2,
+    facts=lambda c: dict(sample_rate=c.output_sampling_rate, frame_rate=c.input_sampling_rate / c.encoder_hop_length,
+                         codebook_size=math.prod(c.quantization_levels), codebooks=1,
+                         encoder_rate=c.input_sampling_rate),
+    config=lambda info, small: hf_codec.make("NeuCodecConfig", **(SMALL if small else {})),
+    feature_extractor=lambda config: hf_codec.make("NeuCodecFeatureExtractor"),
+)
+load, weight_spec, write_random_weights = hf_codec.declare(INFOS, FAMILY)

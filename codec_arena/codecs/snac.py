@@ -13,10 +13,16 @@ frames' codes are needed to decode the last real ones (a coarse code covers the 
 the local attention mixes a whole 32-frame block), so short clips cost more than the nominal rate
 and the measured bitrate says so.
 
-Memory grows with the input (the 44 kHz decoder keeps ~100 channels at the audio rate), so clips
-over 10 s (rounded up to a padding unit) run in equal windows of whole padding units, each with
-about 1 s of context either side (see `windowing`); window edges fall on attention-block edges, as
-in one pass.
+Memory grows with the input (the 44 kHz decoder keeps ~100 channels at the audio rate), so long
+clips go through the streaming engine (`stream`): its unit is one padding unit (`hop` = hop_length x
+that many frames, `unit_frames` = that many), so windows (10 s unless set) and their context are
+whole padding units and every window edge is an attention-block and coarse-code edge, as in one
+pass; the last window is padded as `preprocess` pads the whole clip, so the codes keep its padded
+frames. The context is the encoder's and decoder's receptive field, read from their convolutions
+(kernels, dilations, strides, paddings) and attention blocks (`reach`), plus two frames, in whole
+units: chunked codes and latents equal one pass. The decoder adds fresh Gaussian noise
+(`NoiseBlock`) on every call, so decoded audio differs between any two calls, chunked or not; with
+the noise gains at zero chunked audio equals one pass.
 """
 
 from __future__ import annotations
@@ -27,11 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import weights
-from ..audio import Audio
-from . import windowing
-from .base import CodecInfo, Codes
+from .base import CodecInfo, OperatingPoint
+from .chunked import ChunkedCodec
 
-WINDOW_SECONDS, CONTEXT_SECONDS = 10.0, 1.0
+MARGIN_FRAMES = 2  # added to the receptive field before rounding up to whole padding units
 # The hub config.json files (SNAC's constructor arguments), for random weights; the real load reads the
 # hub's. 24 kHz as ports of it quote it; 32/44 kHz: hop 384 gives the model cards' token rates (83, 115 Hz),
 # and these widths give their 19.8 M / 54.5 M parameters.
@@ -106,58 +111,92 @@ def load(info: CodecInfo, device: str) -> SnacCodec:
     return SnacCodec(info, model.eval().to(device), device, checkpoint)
 
 
-class SnacCodec:
-    def __init__(self, info: CodecInfo, model, device: str, checkpoint: Path,
-                 window_seconds: float = WINDOW_SECONDS, context_seconds: float = CONTEXT_SECONDS) -> None:
+def reach(module, step: float) -> list[float]:
+    """How far (one side, in latent frames) outputs of `module` see into their input, split at each
+    `LocalMHA`: [before the first attention, ..., after the last]. `step` is one input step in frames
+    (1 / hop_length for the encoder, 1 for the decoder); convolutions add their kernel's one-sided
+    extent times the step, strides scale it."""
+    from snac.attention import LocalMHA
+    from torch import nn
+
+    parts, total = [], 0.0
+    for m in module.modules():
+        if isinstance(m, LocalMHA):
+            parts, total = [*parts, total], 0.0
+        elif isinstance(m, nn.ConvTranspose1d):
+            (k,), (s,), (p,), (d,) = m.kernel_size, m.stride, m.padding, m.dilation
+            total += math.ceil(max(p, (k - 1) * d - p) / s) * step
+            step /= s
+        elif isinstance(m, nn.Conv1d):
+            (k,), (s,), (p,), (d,) = m.kernel_size, m.stride, m.padding, m.dilation
+            total += max(p, (k - 1) * d - p) * step
+            step *= s
+    return [*parts, total]
+
+
+def context_frames(parts: list[float], window: int | None) -> float:
+    """Frames of real signal a unit needs beyond each edge: an output sees `parts[-1]` frames of the
+    attention's output, i.e. the whole blocks (aligned on unit edges) those frames fall in, and each
+    block sees `parts[0]` frames past its own edges (one attention layer at most in SNAC)."""
+    if window is None or len(parts) == 1:
+        return sum(parts)
+    return math.ceil(parts[-1] / window) * window + parts[0]
+
+
+class SnacCodec(ChunkedCodec):
+    """The package's own `encode` / `decode` (or `from_codes` on fewer levels) per window of the
+    engine, one unit being one padding unit: `preprocess`'s multiple of hop x lcm(coarsest stride,
+    attention window) samples. Codes keep every level on the finest grid (coarse codes repeated)
+    with `extras["strides"]`."""
+
+    batchable = True  # preprocess, the encoder (LocalMHA included), the quantizers and the decoder take B
+    pads_to_frames = True  # preprocess zero-pads to whole units, as a batch is padded
+
+    def __init__(self, info: CodecInfo, model, device: str, checkpoint: Path) -> None:
         self.info, self.model, self.device, self.checkpoint = info, model, device, checkpoint
-        self.hop = int(model.hop_length)
         self.strides = [int(s) for s in model.vq_strides]
-        self.unit = math.lcm(self.strides[0], model.attn_window_size or 1)
-        # windows and context in whole padding units, so window edges are attention-block edges; a
-        # padded 10 s clip still fits one window
-        self.window_frames = math.ceil(window_seconds * info.frame_rate / self.unit) * self.unit
-        self.context_frames = math.ceil(context_seconds * info.frame_rate / self.unit) * self.unit
+        self.unit_frames = math.lcm(self.strides[0], model.attn_window_size or 1)
+        self.hop = int(model.hop_length) * self.unit_frames  # samples per unit
+        margin, window = MARGIN_FRAMES, model.attn_window_size
+        encoder = context_frames(reach(model.encoder, 1 / int(model.hop_length)), window)
+        decoder = context_frames(reach(model.decoder, 1.0), window)
+        self.context_units = math.ceil((encoder + margin) / self.unit_frames)
+        self.decode_context_units = math.ceil((decoder + margin) / self.unit_frames)
 
-    def encode(self, audio: Audio, bitrate_kbps: float) -> Codes:
-        import torch
+    def static_extras(self, point: OperatingPoint) -> dict[str, np.ndarray]:
+        """Every level's stride, so a codes file knows each code's time span."""
+        return {"strides": np.asarray(self.strides, np.int64)}
 
-        self.info.check_bitrate(bitrate_kbps)
+    def encode_chunk(self, x: np.ndarray, point: OperatingPoint) -> np.ndarray:
+        """[B, 1, n] -> codes [B, K, ceil(n / hop) x unit_frames], level k repeated strides[k] times."""
+        levels = self.model.encode(self._audio(x))  # [(B, frames / stride)], preprocess pads
+        return np.stack([np.repeat(c.cpu().numpy(), s, axis=-1) for c, s in zip(levels, self.strides, strict=True)],
+                        axis=1).astype(np.int64)
 
-        def chunk(samples: np.ndarray) -> np.ndarray:
-            with torch.inference_mode():
-                levels = self.model.encode(torch.from_numpy(samples)[None].to(self.device))  # [(1, T / stride)]
-            return np.stack([np.repeat(c[0].cpu().numpy(), s) for c, s in zip(levels, self.strides, strict=True)])
+    def latent_chunk(self, x: np.ndarray) -> np.ndarray:
+        """[B, 1, n] -> the encoder's output before the quantizers, [B, D, ceil(n / hop) x unit_frames]."""
+        return self.model.encoder(self.model.preprocess(self._audio(x))).float().cpu().numpy()
 
-        frames = -(-audio.frames // (self.hop * self.unit)) * self.unit  # what preprocess pads to
-        tokens = windowing.encode(chunk, audio.samples, self.hop, self.plan(frames))
-        return Codes(tokens=tokens.astype(np.int64), frame_rate=self.info.frame_rate, codebook_size=4096,
-                     sample_rate=audio.sample_rate, num_samples=audio.frames, codec_id=self.info.id,
-                     extras={"strides": np.array(self.strides, dtype=np.int64)})
-
-    def decode(self, codes: Codes) -> Audio:
-        """All levels go through `SNAC.decode`; fewer (progressive decoding) add up only the levels
-        given, as `from_codes` does for all of them."""
+    def decode_chunk(self, tokens: np.ndarray, side: dict[str, np.ndarray]) -> np.ndarray:
+        """[B, K, T] -> [B, 1, T x hop_length]. All levels go through `SNAC.decode`; fewer (progressive
+        decoding) add up only the levels given, as `from_codes` does for all of them."""
         import torch
 
         model = self.model
+        levels = [torch.from_numpy(np.ascontiguousarray(tokens[:, k, ::s])).to(self.device)
+                  for k, s in zip(range(tokens.shape[1]), self.strides, strict=False)]
+        if len(levels) == len(self.strides):
+            wav = model.decode(levels)
+        else:
+            z = sum(q.out_proj(q.decode_code(c)).repeat_interleave(q.stride, dim=-1)
+                    for q, c in zip(model.quantizer.quantizers, levels, strict=False))
+            wav = model.decoder(z)
+        return wav.float().cpu().numpy()
 
-        def chunk(tokens: np.ndarray) -> np.ndarray:
-            levels = [torch.from_numpy(np.ascontiguousarray(row[::s]))[None].to(self.device)
-                      for row, s in zip(tokens, self.strides, strict=False)]
-            with torch.inference_mode():
-                if len(levels) == len(self.strides):
-                    wav = model.decode(levels)
-                else:
-                    z = sum(q.out_proj(q.decode_code(c)).repeat_interleave(q.stride, dim=-1)
-                            for q, c in zip(model.quantizer.quantizers, levels, strict=False))
-                    wav = model.decoder(z)
-            return wav[0].float().cpu().numpy()
+    def _audio(self, x: np.ndarray):
+        import torch
 
-        samples = windowing.decode(chunk, codes.tokens, self.hop, self.plan(codes.frames))
-        return Audio(np.ascontiguousarray(samples[:, : codes.num_samples]), self.info.sample_rate)
-
-    def plan(self, frames: int) -> list[windowing.Window]:
-        return windowing.plan(frames, self.window_frames, self.context_frames, self.unit)
+        return torch.from_numpy(x).to(self.device)
 
 
 def write_random_weights(codec_id: str, small: bool = False) -> Path:
@@ -167,7 +206,7 @@ def write_random_weights(codec_id: str, small: bool = False) -> Path:
     import torch
     from snac import SNAC
 
-    from ..testing import hub_snapshot
+    from ..weights import hub_snapshot
 
     config = {**CONFIGS[codec_id], **(SMALL if small else {})}
     snapshot = hub_snapshot(f"hubertsiuzdak/{codec_id}", files={"config.json": json.dumps(config).encode()})

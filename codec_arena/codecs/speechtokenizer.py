@@ -6,8 +6,11 @@ The weights are the authors' `speechtokenizer_hubert_avg` files on the Hugging F
 50 Hz: n layers give n x 0.5 kbps; `encode(x, n_q=n)` runs the first n quantizers, which are the
 first n of the full 8 (residual quantisation is greedy), and `decode` uses as many as it is given.
 
-The encoder has a bidirectional LSTM, so it is not streaming: clips over 10 s are encoded and
-decoded in equal windows of at most 10 s, each with 1 s of context either side (see `windowing`).
+The encoder has a bidirectional LSTM (and the decoder a forward one), so it is not streaming and
+no finite context reproduces one pass exactly: long clips go through the streaming engine
+(`stream`) in equal windows (10 s unless set), each with 1 s of real signal either side computed and
+dropped, which covers the convolutions (about 5 frames each side) ten times over and gives the LSTMs
+a warm start; seams are close to one pass, not equal to it (`exact = False`).
 """
 
 from __future__ import annotations
@@ -18,15 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import weights
-from ..audio import Audio
-from . import windowing
-from .base import CodecInfo, Codes
+from .base import CodecInfo, OperatingPoint
+from .chunked import ChunkedCodec
 
 HUB_ID = "fnlp/SpeechTokenizer"
 CONFIG = "speechtokenizer_hubert_avg/config.json"
 CHECKPOINT = "speechtokenizer_hubert_avg/SpeechTokenizer.pt"
 HOP = 320  # product of the config's strides 8, 5, 4, 2
-WINDOW_FRAMES, CONTEXT_FRAMES = 500, 50  # 10 s windows, 1 s context
+CONTEXT_FRAMES = 50  # 1 s each side: the LSTMs have no finite receptive field; the convolutions reach ~5 frames
 
 INFOS = [
     CodecInfo(
@@ -62,40 +64,40 @@ def load(info: CodecInfo, device: str) -> SpeechTokenizerCodec:
     return SpeechTokenizerCodec(info, model.eval().to(device), device, checkpoint)
 
 
-class SpeechTokenizerCodec:
-    def __init__(self, info: CodecInfo, model, device: str, checkpoint: Path,
-                 window_frames: int = WINDOW_FRAMES, context_frames: int = CONTEXT_FRAMES) -> None:
+class SpeechTokenizerCodec(ChunkedCodec):
+    """The package's own `encode(x, n_q)` / `decode(codes)` per window of the engine. Its encoder
+    pads a partial last frame by reflection inside each strided convolution (not with zeros), so a
+    window gets the raw samples and clips batch together only at equal lengths."""
+
+    exact = False  # bidirectional LSTM in the encoder, forward LSTM in the decoder
+    batchable = True  # SEANet convolutions, SLSTM and the RVQ all take (B, C, T)
+    pads_to_frames = False  # reflect padding of the last partial frame: zero-padded batches would differ
+
+    def __init__(self, info: CodecInfo, model, device: str, checkpoint: Path) -> None:
         self.info, self.model, self.device, self.checkpoint = info, model, device, checkpoint
-        self.window_frames, self.context_frames = window_frames, context_frames
+        self.hop = int(model.downsample_rate)
+        self.context_units = self.decode_context_units = CONTEXT_FRAMES
 
-    def encode(self, audio: Audio, bitrate_kbps: float) -> Codes:
+    def encode_chunk(self, x: np.ndarray, point: OperatingPoint) -> np.ndarray:
+        """[B, 1, n] -> codes [B, K, ceil(n / hop)] (the package returns (K, B, T))."""
+        codes = self.model.encode(self._audio(x), n_q=point.codebooks)
+        return codes.transpose(0, 1).cpu().numpy().astype(np.int64)
+
+    def latent_chunk(self, x: np.ndarray) -> np.ndarray:
+        """[B, 1, n] -> the encoder's output before the RVQ, [B, D, ceil(n / hop)]."""
+        return self.model.encoder(self._audio(x)).float().cpu().numpy()
+
+    def decode_chunk(self, tokens: np.ndarray, side: dict[str, np.ndarray]) -> np.ndarray:
+        """[B, K, T] -> [B, 1, T x hop]; fewer than 8 codebooks decode the first K RVQ layers."""
         import torch
 
-        n = self.info.codebooks_for(self.info.check_bitrate(bitrate_kbps))
+        codes = torch.from_numpy(np.ascontiguousarray(tokens.transpose(1, 0, 2))).to(self.device)
+        return self.model.decode(codes).float().cpu().numpy()
 
-        def chunk(samples: np.ndarray) -> np.ndarray:
-            with torch.inference_mode():
-                codes = self.model.encode(torch.from_numpy(samples)[None].to(self.device), n_q=n)  # (n_q, 1, T)
-            return codes[:, 0].cpu().numpy().astype(np.int64)
-
-        frames = -(-audio.frames // HOP)
-        tokens = windowing.encode(chunk, audio.samples, HOP, self.plan(frames))
-        return Codes(tokens=tokens, frame_rate=self.info.frame_rate, codebook_size=1024,
-                     sample_rate=audio.sample_rate, num_samples=audio.frames, codec_id=self.info.id)
-
-    def decode(self, codes: Codes) -> Audio:
+    def _audio(self, x: np.ndarray):
         import torch
 
-        def chunk(tokens: np.ndarray) -> np.ndarray:
-            with torch.inference_mode():
-                wav = self.model.decode(torch.from_numpy(tokens)[:, None].to(self.device))  # (1, 1, T x hop)
-            return wav[0].float().cpu().numpy()
-
-        samples = windowing.decode(chunk, np.ascontiguousarray(codes.tokens), HOP, self.plan(codes.frames))
-        return Audio(np.ascontiguousarray(samples[:, : codes.num_samples]), self.info.sample_rate)
-
-    def plan(self, frames: int) -> list[windowing.Window]:
-        return windowing.plan(frames, self.window_frames, self.context_frames)
+        return torch.from_numpy(x).to(self.device)
 
 
 # The official config (config/spt_base_cfg.json, model part); SMALL shrinks only the widths.
@@ -110,7 +112,7 @@ def write_random_weights(codec_id: str, small: bool = False) -> Path:
     import torch
     from speechtokenizer import SpeechTokenizer
 
-    from ..testing import hub_snapshot
+    from ..weights import hub_snapshot
 
     config = {**CONFIG_FULL, **(SMALL if small else {})}
     model = SpeechTokenizer(config).eval()

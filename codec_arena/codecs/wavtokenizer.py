@@ -7,12 +7,11 @@ point each. All releases are on the hub in transformers format (swiss-ai); we of
 span token rate and domain: the large 40-token unified model (speech, music, audio), the large
 75-token speech v2 model and the medium 75-token music/audio v2 model. The small LibriTTS-only and
 the other medium releases share the architecture. The model pads clips itself (its feature
-extractor only batches), and long clips are windowed as in `hf_codec`.
+extractor only batches), and long clips go through the engine as in `hf_codec` (not exact: the encoder
+ends in an LSTM and the decoder attends over all frames).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from . import hf_codec
 from .base import CodecInfo
@@ -53,47 +52,32 @@ SMALL = dict(num_filters=2, hidden_size=16, codebook_dim=16, decoder_hidden_size
              decoder_num_layers=1, decoder_attention_num_groups=8, num_lstm_layers=1)
 
 
-class WavTokenizerCodec(hf_codec.HFCodec):
-    model_class = "WavTokenizerModel"
+def fit_codebook(codec: hf_codec.HFCodec) -> None:
+    """Initialise the codebook from encoder outputs on noise (as k-means init does from data): with
+    N(0, 1) entries far from the encoder's scale, every frame would pick the same code."""
+    import torch
 
-    def encode_frames(self, x, bitrate_kbps: float, codebooks: int):
-        return self.model.encode(x).audio_codes[0]
-
-    def decode_frames(self, tokens):
-        return self.model.decode(tokens[None]).audio_values.reshape(-1)
-
-    def config_facts(self) -> dict[str, float]:
-        c = self.model.config
-        return dict(sample_rate=c.sampling_rate, frame_rate=c.sampling_rate / c.hop_length,
-                    codebook_size=c.codebook_size, codebooks=1)
-
-    def make_codes_vary(self) -> None:
-        """Initialise the codebook from encoder outputs on noise (as k-means init does from data): with
-        N(0, 1) entries far from the encoder's scale, every frame would pick the same code."""
-        import torch
-
-        latents = hf_codec.captured(self.model.encoder_model.encoder, lambda: hf_codec.encode_noise(self))
-        latents = latents[0].T  # (frames, dim)
-        codebook = self.model.encoder_model.quantizer.codebook
-        picks = latents[torch.randint(0, latents.shape[0], (codebook.embed.shape[0],))]
-        with torch.no_grad():
-            codebook.embed.copy_(picks + torch.randn_like(picks) * latents.std(0))
-            codebook.embed_avg.copy_(codebook.embed)
+    latents = hf_codec.captured(codec.model.encoder_model.encoder, lambda: hf_codec.encode_noise(codec))
+    latents = latents[0].T  # (frames, dim)
+    codebook = codec.model.encoder_model.quantizer.codebook
+    picks = latents[torch.randint(0, latents.shape[0], (codebook.embed.shape[0],))]
+    with torch.no_grad():
+        codebook.embed.copy_(picks + torch.randn_like(picks) * latents.std(0))
+        codebook.embed_avg.copy_(codebook.embed)
 
 
-def weight_spec(codec_id: str):
-    return hf_codec.weight_spec(hf_codec.find(INFOS, codec_id))
-
-
-def load(info: CodecInfo, device: str) -> WavTokenizerCodec:
-    return WavTokenizerCodec.load(info, device)
-
-
-def write_random_weights(codec_id: str, small: bool = False) -> Path:
-    from transformers import WavTokenizerConfig, WavTokenizerFeatureExtractor
-
-    info = hf_codec.find(INFOS, codec_id)
-    ratios = RATIOS[info.frame_rate]
-    config = WavTokenizerConfig(upsampling_ratios=ratios, **(SMALL if small else {}))
-    extractor = WavTokenizerFeatureExtractor(sampling_rate=24_000, hop_length=config.hop_length)
-    return hf_codec.write_random_weights(WavTokenizerCodec, info, config, extractor)
+# Not exact: an LSTM ends the encoder, and the decoder's Vocos backbone attends (and group-normalises)
+# over all frames.
+FAMILY = hf_codec.HFFamily(
+    model_class="WavTokenizerModel",
+    encode=lambda model, inputs, point: model.encode(**inputs).audio_codes,
+    latent=lambda model, inputs: model.encoder_model.encoder(inputs["input_values"]),
+    facts=lambda c: dict(sample_rate=c.sampling_rate, frame_rate=c.sampling_rate / c.hop_length,
+                         codebook_size=c.codebook_size, codebooks=1),
+    config=lambda info, small: hf_codec.make("WavTokenizerConfig", upsampling_ratios=RATIOS[info.frame_rate],
+                                             **(SMALL if small else {})),
+    feature_extractor=lambda config: hf_codec.make("WavTokenizerFeatureExtractor", sampling_rate=24_000,
+                                                   hop_length=config.hop_length),
+    make_codes_vary=fit_codebook, exact=False, batchable=True,
+)
+load, weight_spec, write_random_weights = hf_codec.declare(INFOS, FAMILY)

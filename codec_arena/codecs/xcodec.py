@@ -7,11 +7,11 @@ operating points. The hf-audio conversions of the five official checkpoints are 
 documents; we offer three that differ in what matters to a listener (semantic teacher, domain):
 HuBERT/LibriSpeech (the paper's speech model), WavLM/MLS English, and HuBERT/general audio. The other
 two (wavlm-more-data, hubert-general-balanced) are the same architectures trained on more data.
+Long clips go through the engine as in `hf_codec` (not exact: the semantic model attends over the
+whole chunk).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from . import hf_codec
 from .base import CodecInfo
@@ -53,27 +53,20 @@ SMALL_SEMANTIC = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2
                       conv_dim=(8,) * 7)  # keeps the 320-sample stride of the conv front end
 
 
-class XcodecCodec(hf_codec.HFCodec):
-    model_class = "XcodecModel"
-
-    def encode_frames(self, x, bitrate_kbps: float, codebooks: int):
-        return self.model.encode(x, bandwidth=bitrate_kbps).audio_codes[0]
-
-
-def weight_spec(codec_id: str):
-    return hf_codec.weight_spec(hf_codec.find(INFOS, codec_id))
+def config(info: CodecInfo, small: bool):
+    semantic = hf_codec.make(SEMANTIC[info.id], **(SMALL_SEMANTIC if small else {}))
+    return hf_codec.make("XcodecConfig", target_bandwidths=list(BANDWIDTHS), sample_rate=16_000, codebook_size=1024,
+                         acoustic_model_config=SMALL_ACOUSTIC if small else ACOUSTIC, semantic_model_config=semantic)
 
 
-def load(info: CodecInfo, device: str) -> XcodecCodec:
-    return XcodecCodec.load(info, device)
-
-
-def write_random_weights(codec_id: str, small: bool = False) -> Path:
-    import transformers
-
-    semantic = getattr(transformers, SEMANTIC[codec_id])(**(SMALL_SEMANTIC if small else {}))
-    config = transformers.XcodecConfig(target_bandwidths=list(BANDWIDTHS), sample_rate=16_000, codebook_size=1024,
-                                       acoustic_model_config=SMALL_ACOUSTIC if small else ACOUSTIC,
-                                       semantic_model_config=semantic)
-    extractor = transformers.DacFeatureExtractor(sampling_rate=16_000, hop_length=320)
-    return hf_codec.write_random_weights(XcodecCodec, hf_codec.find(INFOS, codec_id), config, extractor)
+# Not exact: the semantic model (HuBERT / WavLM) attends over the whole input (and group-normalises its
+# first conv over it). The latent is the joint embedding `fc` hands to the RVQ.
+FAMILY = hf_codec.HFFamily(
+    model_class="XcodecModel",
+    encode=lambda model, inputs, point: model.encode(**inputs, bandwidth=point.bitrate_kbps).audio_codes,
+    latent=lambda model, inputs: hf_codec.output_of(model.fc, lambda: model.encode(**inputs)),
+    config=config,
+    feature_extractor=lambda config: hf_codec.make("DacFeatureExtractor", sampling_rate=16_000, hop_length=320),
+    exact=False, batchable=True,
+)
+load, weight_spec, write_random_weights = hf_codec.declare(INFOS, FAMILY)

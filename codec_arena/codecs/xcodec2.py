@@ -6,14 +6,15 @@ codes, 16 bits): 0.8 kbps, the only operating point. The encoder fuses a w2v-BER
 encoder (fed the feature extractor's mel filterbanks, hence `AutoFeatureExtractor`) with a BigCodec
 acoustic encoder; the decoder is a transformer + Vocos ISTFT head. The feature extractor pads a clip
 by one sample before rounding up to whole frames, so a clip of exactly k frames yields k + 1 codes;
-we keep k (the extra one covers only padding). Long clips are windowed as in `hf_codec`.
+we keep k (the extra one covers only padding). Long clips go through the engine as in `hf_codec`.
 
-`FsqCodec` is shared with NeuCodec (an X-Codec2 derivative with the same encoder and quantizer).
+NeuCodec (an X-Codec2 derivative with the same encoder and quantizer) declares itself as this family
+with its own classes, facts and rates.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import math
 
 from . import hf_codec
 from .base import CodecInfo
@@ -46,51 +47,40 @@ SMALL = dict(hidden_size=64, intermediate_size=64, num_hidden_layers=1, num_atte
                                         num_attention_heads=2, intermediate_size=32, output_hidden_size=32))
 
 
-class FsqCodec(hf_codec.HFCodec):
-    """X-Codec2-style: mel features + waveform in, one FSQ code per frame out."""
-
-    uses_feature_extractor = True
-
-    def encode_frames(self, x, bitrate_kbps: float, codebooks: int):
-        rate = self.feature_extractor.sampling_rate
-        inputs = self.feature_extractor(x[0, 0].cpu().numpy(), sampling_rate=rate, return_tensors="pt")
-        return self.model.encode(**inputs.to(self.device)).audio_codes[0]
-
-    def make_codes_vary(self) -> None:
-        """Random weights shrink activations layer by layer, so every frame would land on the same FSQ
-        code; rescale the projection into the quantizer to unit variance on noise, as training would."""
-        import torch
-
-        project_in = self.model.quantizer.project_in
-        seen = hf_codec.captured(project_in, lambda: hf_codec.encode_noise(self), what="input")
-        seen = seen.reshape(-1, seen.shape[-1])
-        with torch.no_grad():
-            weight = torch.randn_like(project_in.weight) / seen.std(0).clamp_min(1e-8) / seen.shape[-1] ** 0.5
-            project_in.weight.copy_(weight)
-            project_in.bias.copy_(-weight @ seen.mean(0))
+def mel_inputs(codec: hf_codec.HFCodec, x) -> dict:
+    """The feature extractor on each row of a batch [B, 1, n]: the waveform it pads and the mel
+    filterbanks (normalised over the chunk) that w2v-BERT reads."""
+    extractor = codec.feature_extractor
+    inputs = extractor(list(x[:, 0].cpu()), sampling_rate=extractor.sampling_rate, return_tensors="pt")
+    return dict(inputs.to(codec.device))
 
 
-class Xcodec2Codec(FsqCodec):
-    model_class = "Xcodec2Model"
+def fit_projection(codec: hf_codec.HFCodec) -> None:
+    """Random weights shrink activations layer by layer, so every frame would land on the same FSQ
+    code; rescale the projection into the quantizer to unit variance on noise, as training would."""
+    import torch
 
-    def config_facts(self) -> dict[str, float]:
-        import math
-
-        c = self.model.config
-        return dict(sample_rate=c.sampling_rate, frame_rate=c.sampling_rate / c.hop_length,
-                    codebook_size=math.prod(c.quantization_levels), codebooks=1)
-
-
-def weight_spec(codec_id: str):
-    return hf_codec.weight_spec(INFOS[0])
-
-
-def load(info: CodecInfo, device: str) -> Xcodec2Codec:
-    return Xcodec2Codec.load(info, device)
+    project_in = codec.model.quantizer.project_in
+    seen = hf_codec.captured(project_in, lambda: hf_codec.encode_noise(codec), what="input")
+    seen = seen.reshape(-1, seen.shape[-1])
+    with torch.no_grad():
+        weight = torch.randn_like(project_in.weight) / seen.std(0).clamp_min(1e-8) / seen.shape[-1] ** 0.5
+        project_in.weight.copy_(weight)
+        project_in.bias.copy_(-weight @ seen.mean(0))
 
 
-def write_random_weights(codec_id: str, small: bool = False) -> Path:
-    from transformers import Xcodec2Config, Xcodec2FeatureExtractor
-
-    config = Xcodec2Config(**(SMALL if small else {}))
-    return hf_codec.write_random_weights(Xcodec2Codec, INFOS[0], config, Xcodec2FeatureExtractor())
+# Not exact: w2v-BERT attends over the whole chunk (and its mel features are normalised over it), and
+# the decoder is a transformer over all frames. The latent is what `fc_encoder` hands to the FSQ.
+FAMILY = hf_codec.HFFamily(
+    model_class="Xcodec2Model",
+    inputs=mel_inputs,
+    encode=lambda model, inputs, point: model.encode(**inputs).audio_codes,
+    latent=lambda model, inputs: hf_codec.output_of(model.fc_encoder, lambda: model.encode(**inputs)),
+    facts=lambda c: dict(sample_rate=c.sampling_rate, frame_rate=c.sampling_rate / c.hop_length,
+                         codebook_size=math.prod(c.quantization_levels), codebooks=1),
+    config=lambda info, small: hf_codec.make("Xcodec2Config", **(SMALL if small else {})),
+    feature_extractor=lambda config: hf_codec.make("Xcodec2FeatureExtractor"),
+    make_codes_vary=fit_projection, uses_feature_extractor=True,
+    exact=False, batchable=True,
+)
+load, weight_spec, write_random_weights = hf_codec.declare(INFOS, FAMILY)

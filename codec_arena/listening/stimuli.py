@@ -135,7 +135,7 @@ def codec_version(reference: Audio, point: str, cache_dir: Path | None) -> tuple
         with np.load(path) as cached:
             return (Audio(cached["samples"], int(cached["rate"])), bool(cached["random"]), float(cached["kbps"]))
     parsed = parse_point(point)
-    result = roundtrip(reference, parsed.codec, parsed.kbps)
+    result = roundtrip(reference, parsed)
     audio = aligned(reference, result.output)
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,5 @@ def audio_of(wav, frames: int, hop: int, sample_rate: int) -> Audio:
 def codes_of(tokens, codec_id: str, num_samples: int, **extras: np.ndarray) -> Codes:
     """Wrap generated tokens (codebooks, frames) as `Codes` of our registry's codec, so the token grid,
     downloads and resynthesis treat them like any codec's codes."""
-    info = codec_info(codec_id)
-    array = np.asarray(tokens.cpu() if hasattr(tokens, "cpu") else tokens).astype(np.int64)
-    return Codes(tokens=array, frame_rate=float(info.frame_rate or 0), codebook_size=int(info.codebook_size or 0),
-                 sample_rate=info.sample_rate, num_samples=int(num_samples), codec_id=codec_id, extras=extras)
+    array = np.asarray(tokens.cpu() if hasattr(tokens, "cpu") else tokens)
+    return Codes.of(codec_info(codec_id), array, num_samples, extras)

@@ -199,7 +199,7 @@ class BarkLM:
                  f"{spoken} semantic tokens → {frames} EnCodec frames")
         return RawGeneration(
             audio=audio_of(wav, frames, HOP, self.info.sample_rate),
-            codes=codes_of(tokens, CODEC_ID, frames * HOP, segment_frames=np.array([frames], dtype=np.int64)),
+            codes=codes_of(tokens, CODEC_ID, frames * HOP),
             generate_s=times["generate"], decode_s=times["decode"], notes=notes)
 
 
@@ -259,7 +259,7 @@ def write_random_weights(lm_id: str, small: bool = False) -> Path:
     from transformers import BarkConfig, BarkModel, EncodecConfig
 
     from ..codecs.hf_codec import randomize_codebooks
-    from ..testing import hub_snapshot
+    from ..weights import hub_snapshot
 
     info = _BY_ID[lm_id]
     with tempfile.TemporaryDirectory() as tmp:

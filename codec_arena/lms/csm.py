@@ -253,7 +253,7 @@ def write_random_weights(lm_id: str, small: bool = False) -> Path:
 
     from ..codecs import mimi
     from ..codecs.hf_codec import randomize_codebooks
-    from ..testing import hub_snapshot
+    from ..weights import hub_snapshot
 
     if small:
         config = CsmConfig(**SMALL, depth_decoder_config=SMALL_DEPTH, codec_config=MimiConfig(**mimi.SMALL).to_dict())

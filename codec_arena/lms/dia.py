@@ -199,7 +199,7 @@ def write_random_weights(lm_id: str, small: bool = False) -> Path:
         DiaTokenizer,
     )
 
-    from ..testing import hub_snapshot
+    from ..weights import hub_snapshot
 
     dac_config = DacConfig(sampling_rate=SAMPLE_RATE, **(SMALL_DAC if small else {}))  # else descript/dac_44khz's
     with tempfile.TemporaryDirectory() as tmp:

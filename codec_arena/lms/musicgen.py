@@ -242,7 +242,7 @@ def write_random_weights(lm_id: str, small: bool = False) -> Path:
     import torch
 
     from ..codecs import encodec_hf
-    from ..testing import hub_snapshot
+    from ..weights import hub_snapshot
 
     info = _info(lm_id)
     tokenizer = _tokenizer()

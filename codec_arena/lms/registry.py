@@ -3,15 +3,13 @@
 Adding a model is one module in this package plus one entry in `FAMILIES`. A model module exposes
 `INFOS` (facts, importable without torch), `load(info, device) -> CodecLM`, `weight_spec(lm_id)` and
 `write_random_weights(lm_id, small)` (the test helper, as for codecs). Models that cannot run here
-are `cards.CARDS`.
+are `cards.CARDS`. The lookups and the cached loading are the generic `codec_arena.registry.Registry`.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
-from functools import cache
 from types import ModuleType
 
 import numpy as np
@@ -19,8 +17,8 @@ import numpy as np
 from .. import weights
 from ..audio import Audio, map_channels, resample
 from ..errors import RequestError
-from ..models import cache as model_cache
-from ..models import model_size_mb, pick_device
+from ..registry import Registry
+from ..runtime import pick_device
 from ..weights import WeightSpec
 from .base import TASKS, CodecLM, Generation, GenerationRequest, LMInfo, Progress
 
@@ -38,31 +36,23 @@ FAMILIES: tuple[str, ...] = (
     "dia",
 )
 
-
-@cache
-def _modules() -> dict[str, ModuleType]:
-    return {name: importlib.import_module(f"{__package__}.{name}") for name in FAMILIES}
-
-
-@cache
-def _index() -> dict[str, tuple[LMInfo, ModuleType]]:
-    return {info.id: (info, module) for module in _modules().values() for info in module.INFOS}
+REGISTRY: Registry[LMInfo] = Registry(__package__, FAMILIES, "model", cache_prefix="lm:")
 
 
 def list_lms() -> list[LMInfo]:
-    return [info for info, _ in _index().values()]
+    return REGISTRY.infos()
 
 
 def lm_info(lm_id: str) -> LMInfo:
-    return _lookup(lm_id)[0]
+    return REGISTRY.info(lm_id)
 
 
 def family_module(lm_id: str) -> ModuleType:
-    return _lookup(lm_id)[1]
+    return REGISTRY.module(lm_id)
 
 
 def weight_spec(lm_id: str) -> WeightSpec:
-    return _lookup(lm_id)[1].weight_spec(lm_id)
+    return REGISTRY.module(lm_id).weight_spec(lm_id)  # every codec LM has weights
 
 
 def models_for(task: str) -> list[LMInfo]:
@@ -71,10 +61,7 @@ def models_for(task: str) -> list[LMInfo]:
 
 def get_lm(lm_id: str, device: str | None = None) -> CodecLM:
     """The loaded model, from the shared cache: one load per (model, device)."""
-    info, module = _lookup(lm_id)
-    device = device or pick_device()
-    return model_cache.get(f"lm:{lm_id}", device, lambda: module.load(info, device),
-                           size_of=lambda lm: model_size_mb(getattr(lm, "model", None)))
+    return REGISTRY.load(lm_id, device)
 
 
 def estimate_seconds(lm_id: str, max_seconds: float, device: str | None = None) -> float | None:
@@ -168,10 +155,3 @@ def generate(lm_id: str, request: GenerationRequest, progress: Progress | None =
                       generate_s=raw.generate_s, decode_s=raw.decode_s, device=lm.device,
                       random_weights=weights.is_random(lm.checkpoint), notes=raw.notes)
 
-
-def _lookup(lm_id: str) -> tuple[LMInfo, ModuleType]:
-    try:
-        return _index()[lm_id]
-    except KeyError:
-        known = ", ".join(_index())
-        raise RequestError(f"Unknown model '{lm_id}'. Known models: {known}.") from None

@@ -252,7 +252,6 @@ class VallEXModel:
         return torch.from_numpy(codes.tokens.T.copy())[None].to(self.device)
 
     def generate(self, request: GenerationRequest, progress: Progress) -> RawGeneration:
-        import numpy as np
         import torch
 
         from . import _vallex_nets as nets
@@ -304,7 +303,7 @@ class VallEXModel:
         tokens = codes.T.cpu()
         return RawGeneration(
             audio=audio_of(wave, frames, HOP, SAMPLE_RATE),
-            codes=codes_of(tokens, CODEC_ID, frames * HOP, segment_frames=np.array([frames], dtype=np.int64)),
+            codes=codes_of(tokens, CODEC_ID, frames * HOP),
             generate_s=generate_s, decode_s=decode_s,
             notes=(f"{frames} frames; the model {stop}.",
                    f"Prompt: {prompt.shape[1]} frames of EnCodec tokens; text: {len(prompt_ids)} transcript + "
@@ -341,17 +340,18 @@ def write_random_vocos(small: bool) -> Path:
     import yaml
     from vocos import Vocos
 
-    from .. import testing
+    from ..codecs import registry
 
     if not _encodec_spec().path.exists():  # Vocos's feature extractor loads EnCodec's package weights
-        testing.write_random_weights(CODEC_ID)
+        torch.manual_seed(0)  # seeded as the random-weight helper seeds a checkpoint
+        weights.mark_random(registry.family_module(CODEC_ID).write_random_weights(CODEC_ID))
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.yaml"
         config.write_text(yaml.safe_dump(vocos_config(small), sort_keys=False))
         vocos = Vocos.from_hparams(str(config))
         state = {k: v for k, v in vocos.state_dict().items() if not k.startswith("feature_extractor.encodec.")}
         torch.save(state, Path(tmp) / "pytorch_model.bin")
-        return testing.hub_snapshot(VOCOS_ID, source=Path(tmp))
+        return weights.hub_snapshot(VOCOS_ID, source=Path(tmp))
 
 
 def write_random_weights(lm_id: str, small: bool = False) -> Path:
@@ -359,11 +359,10 @@ def write_random_weights(lm_id: str, small: bool = False) -> Path:
     random Vocos, and a phoneme tokenizer equivalent to bpe_69.json. Small: width 128, 2 layers."""
     import torch
 
-    from .. import testing
     from . import _vallex_nets as nets
 
     model = nets.VallEX(nets.Config(**SMALL) if small else nets.Config())
-    path = testing.hub_snapshot(HUB_ID) / CHECKPOINT
+    path = weights.hub_snapshot(HUB_ID) / CHECKPOINT
     torch.save({"model": model.state_dict()}, path)
     write_random_vocos(small)
     text_front.build_tokenizer(text_front.tokenizer_path())

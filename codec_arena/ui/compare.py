@@ -8,12 +8,12 @@ import gradio as gr
 from ..analysis.metrics import QUALITY_KEYS
 from ..compare import Comparison, ResultCache, all_points, compare, parse_point
 from ..errors import RequestError
-from ..models import gpu
+from ..player import PLAYER_CSS, PLAYER_JS, player_html
 from ..report import LABELS, rate_distortion, table_headers, table_rows, write_outputs
+from ..runtime import gpu
 from .errors import show_reason, user_errors
 from .inputs import clip_input, load_clip
 from .outputs import output_dir
-from .player import PLAYER_CSS, PLAYER_JS, player_html
 from .text import code, md
 
 DEFAULT_POINTS = ["encodec_24khz@6", "dac_16khz@6", "opus@24"]

@@ -18,7 +18,7 @@ import gradio as gr
 from ..errors import RequestError
 from ..listening import api, service
 from ..listening.protocols import METHODS
-from ..models import gpu
+from ..runtime import gpu
 from . import listening_results as shown
 from . import sharing
 from .compare import point_choices

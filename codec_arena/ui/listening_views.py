@@ -20,7 +20,7 @@ import uuid
 
 from ..listening.protocols import ACR_LABELS, MUSHRA_BANDS, NO_PREFERENCE
 from ..listening.service import TrialView
-from .player import KEYS_HINT, PLAYER_CSS, PLAYER_JS, loop_row, play_row, source_button
+from ..player import KEYS_HINT, PLAYER_CSS, PLAYER_JS, loop_row, play_row, source_button
 
 TRIAL_JS = PLAYER_JS + r"""
 const bands = [[80, 'Excellent'], [60, 'Good'], [40, 'Fair'], [20, 'Poor'], [0, 'Bad']];  // ITU-R BS.1534-3

@@ -11,7 +11,7 @@ from ..audio import write_wav
 from ..errors import CodecArenaError
 from ..lms import TASKS, GenerationRequest, estimate_seconds, generate, lm_info, models_for
 from ..lms.base import LMInfo
-from ..models import gpu, pick_device
+from ..runtime import gpu, pick_device
 from .errors import show_reason, user_errors
 from .inputs import ASSETS, clip_input, load_clip
 from .outputs import output_dir

@@ -7,8 +7,8 @@ import numpy as np
 from ..audio import Audio
 from ..codecs import CodecInfo, codec_info, list_codecs
 from ..errors import RequestError
-from ..models import gpu
 from ..roundtrip import RoundTrip, roundtrip
+from ..runtime import gpu
 from .errors import show_reason, user_errors
 from .inputs import clip_input, load_clip
 from .text import code, md

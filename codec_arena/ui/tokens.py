@@ -4,17 +4,14 @@ codebooks of a residual stack, k = 1 … n) to hear what each stage adds."""
 from __future__ import annotations
 
 import gradio as gr
-import numpy as np
 
-from ..codecs import get_codec
 from ..compare import Comparison, Entry
-from ..errors import RequestError
-from ..models import gpu
+from ..player import PLAYER_CSS, PLAYER_JS, player_html
+from ..roundtrip import progressive_decode
+from ..runtime import gpu
 from .errors import show_reason, user_errors
-from .player import PLAYER_CSS, PLAYER_JS, player_html
 from .text import code
 
-MAX_STAGES = 9  # keys 1–9 in the player (0 is the original)
 EMPTY = ("Nothing to show yet: run a comparison with a neural codec (EnCodec, DAC, …) in the **Compare** tab, then "
          "come back here.")
 READY = "Pick a reconstruction, then **Show token usage** or **Progressive decoding**."
@@ -59,13 +56,6 @@ def show_usage(state: Comparison | None, name: str | None):
             token_heatmap(codes.tokens, codes.frame_rate), rows, text, gr.Column(visible=True))
 
 
-def stages(n: int) -> list[int]:
-    """Which k to decode: all of 1…n when n <= 9, else 9 spread from 1 to n."""
-    if n <= MAX_STAGES:
-        return list(range(1, n + 1))
-    return sorted({int(round(k)) for k in np.linspace(1, n, MAX_STAGES)})
-
-
 @user_errors("decoding progressively")
 @gpu(duration=180)
 def progressive(state: Comparison | None, name: str | None, progress=gr.Progress()):
@@ -75,18 +65,8 @@ def progressive(state: Comparison | None, name: str | None, progress=gr.Progress
     entry = _entry(state, name)
     if entry is None:  # only an API caller gets here, as in show_usage
         return EMPTY_HTML, None, gr.Column(visible=False)
-    codes, info = entry.result.codes, entry.result.info
-    if not info.progressive:
-        raise RequestError(f"{info.id} has no residual stack to peel ({info.quantizer}, {info.max_codebooks} "
-                           "codebook(s)): its codes only decode together. Try an RVQ codec such as EnCodec or DAC.")
-    if codes.codebooks == 1:
-        raise RequestError(f"{entry.point} uses one codebook: choose a higher bitrate to hear codebooks add up.")
-    codec = get_codec(entry.point.codec)
-    ks, n = stages(codes.codebooks), codes.codebooks
-    decoded = []
-    for i, k in enumerate(ks):
-        progress(i / len(ks), desc=f"decoding with the first {k} of {n} codebooks")
-        decoded.append((f"first {k} of {n}", codec.decode(codes.first(k))))
+    decoded = progressive_decode(entry.point.codec, entry.result.codes,
+                                 progress=lambda fraction, message: progress(fraction, desc=message))
     original = entry.result.input
     return (player_html([("original", original)] + decoded, title="Progressive decoding"),
             spectrogram_grid(original, decoded), gr.Column(visible=True))

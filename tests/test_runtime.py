@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from codec_arena.models import ModelCache, gpu, model_size_mb, pick_device
+from codec_arena.runtime import ModelCache, gpu, model_size_mb, pick_device
 
 
 def test_concurrent_first_requests_load_once():
@@ -95,7 +95,7 @@ def test_gpu_decorator_uses_spaces_when_present(monkeypatch):
 
 def test_codec_cache_shares_one_model(cache_env):
     from codec_arena.codecs import get_codec
-    from codec_arena.models import cache
+    from codec_arena.runtime import cache
 
     cache.clear()
     before = cache.loads

@@ -13,7 +13,7 @@ import base64
 import html
 import uuid
 
-from ..audio import Audio, to_flac_bytes
+from .audio import Audio, to_flac_bytes
 
 PLAYER_JS = r"""
 const host = (typeof element !== 'undefined' && element) ? element : document;
