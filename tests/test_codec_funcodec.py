@@ -20,6 +20,7 @@ from codec_arena import weights
 from codec_arena.audio import Audio
 from codec_arena.codecs import OperatingPoint, codec_info, get_codec, stream
 from codec_arena.codecs import funcodec as fc
+from codec_arena.codecs.chunked import receptive_field
 from codec_arena.errors import WeightsUnavailable
 from codec_arena.roundtrip import roundtrip
 
@@ -115,7 +116,7 @@ def test_frequency_model_drops_the_frame_centred_on_the_end(cache_env):
 def test_contexts_are_a_second_at_least_the_convolutions_reach(cache_env):
     for codec_id, frames in ((TIME, 50), ("funcodec_en_16k_nq32ds640", 25), (FREQ, 50)):
         codec = get_codec(codec_id)
-        reach, stride = fc.receptive_field(codec.model.encoder)  # samples (STFT frames): stride of them a frame
+        reach, stride = receptive_field(codec.model.encoder)  # samples (STFT frames): stride of them a frame
         assert codec.context_units == codec.decode_context_units == frames >= math.ceil(reach / stride) + 2
         assert not codec.exact and codec.batchable and not codec.pads_to_frames
 

@@ -119,7 +119,11 @@ class ChunkedCodec(Codec):
         pieces: list[np.ndarray] = []
         with self.lock, inference():
             stream.decode(self, codes.tokens, self.side_of(codes), codes.num_samples, pieces.append)
-        samples = np.concatenate(pieces, axis=1)
+        return self._as_output(codes, np.concatenate(pieces, axis=1))
+
+    def _as_output(self, codes: Codes, samples: np.ndarray) -> Audio:
+        """Decoded samples [C, n] as Audio, with the whole-output gain where the codec has one (files
+        get the same gain from a pass over the decoded file, `codec_arena.files`)."""
         if self.whole_file_gain:
             stats = stream.stats_of(stream.ArrayReader(samples), self.info.sample_rate)
             samples = samples * np.float32(self.output_gain(codes, stats))
@@ -183,10 +187,7 @@ class ChunkedCodec(Codec):
             for row, i in enumerate(members):
                 samples = wav[row][:, : codes[i].num_samples]
                 samples = np.pad(samples, ((0, 0), (0, codes[i].num_samples - samples.shape[1])))
-                if self.whole_file_gain:
-                    stats = stream.stats_of(stream.ArrayReader(samples), self.info.sample_rate)
-                    samples = samples * np.float32(self.output_gain(codes[i], stats))
-                results[i] = Audio(np.ascontiguousarray(samples, dtype=np.float32), self.info.sample_rate)
+                results[i] = self._as_output(codes[i], samples)
         return [results[i] for i in range(len(codes))]
 
     def _groups(self, lengths: list[int]) -> dict[object, list[int]]:
@@ -197,6 +198,24 @@ class ChunkedCodec(Codec):
             key = (math.ceil(n / self.hop) if self.pads_to_frames else n) if fits else None
             groups.setdefault(key if key is not None else ("alone", i), []).append(i)
         return groups
+
+
+def receptive_field(module) -> tuple[float, float]:
+    """How far one output step of a stack of convolutions reaches, in input steps (LSTMs and
+    GroupNorms aside), and how many input steps one output step is: each convolution adds
+    (kernel - 1) x dilation of its input's steps along time (the last axis of a 2-D one), a
+    transposed one ceil(kernel / stride) - 1."""
+    import torch
+
+    reach, step = 1.0, 1.0  # step: the current signal's period, in input steps
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.ConvTranspose1d | torch.nn.ConvTranspose2d):
+            reach += (math.ceil(layer.kernel_size[-1] / layer.stride[-1]) - 1) * step
+            step /= layer.stride[-1]
+        elif isinstance(layer, torch.nn.Conv1d | torch.nn.Conv2d):
+            reach += (layer.kernel_size[-1] - 1) * layer.dilation[-1] * step
+            step *= layer.stride[-1]
+    return reach, step
 
 
 def whole_clip_units(samples: int, codec: ChunkedCodec) -> int:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import weights
 from .base import CodecInfo, OperatingPoint
-from .chunked import ChunkedCodec
+from .chunked import ChunkedCodec, receptive_field
 
 _COMMON = dict(
     family="EnCodec", codebook_size=1024, quantizer="RVQ",
@@ -86,8 +86,8 @@ class EncodecCodec(ChunkedCodec):
         self.checkpoint = weights.torch_hub_checkpoint(CHECKPOINTS[info.id])
         self.hop = int(model.encoder.hop_length)  # 320 samples per frame at 24 kHz
         frames = math.ceil(CONTEXT_SECONDS * info.sample_rate / self.hop)
-        self.context_units = max(frames, math.ceil(receptive_field(model.encoder) / self.hop) + 2)
-        self.decode_context_units = max(frames, math.ceil(receptive_field(model.decoder)) + 2)
+        self.context_units = max(frames, math.ceil(receptive_field(model.encoder)[0] / self.hop) + 2)
+        self.decode_context_units = max(frames, math.ceil(receptive_field(model.decoder)[0]) + 2)
 
     def encode_chunk(self, x: np.ndarray, point: OperatingPoint) -> np.ndarray:
         """[B, 1, n] -> codes [B, K, ceil(n / 320)]: the package's `encode` (one pass, no segment)."""
@@ -182,22 +182,6 @@ class SegmentedEncodecCodec(EncodecCodec):
         return [piece if i == len(pieces) - 1 or piece.shape[-1] >= self.unit_frames else
                 torch.cat([piece, piece[..., -1:].expand(*piece.shape[:-1], self.unit_frames - piece.shape[-1])], -1)
                 for i, piece in enumerate(pieces)]
-
-
-def receptive_field(module) -> float:
-    """How far one output step of a stack of convolutions reaches, in input steps (its LSTMs aside):
-    each convolution adds (kernel - 1) x dilation of its input's steps, a transposed one ceil(k / s) - 1."""
-    import torch
-
-    reach, step = 1.0, 1.0  # step: the current signal's period, in input steps
-    for layer in module.modules():
-        if isinstance(layer, torch.nn.ConvTranspose1d):
-            reach += (math.ceil(layer.kernel_size[0] / layer.stride[0]) - 1) * step
-            step /= layer.stride[0]
-        elif isinstance(layer, torch.nn.Conv1d):
-            reach += (layer.kernel_size[0] - 1) * layer.dilation[0] * step
-            step *= layer.stride[0]
-    return reach
 
 
 def write_random_weights(codec_id: str, small: bool = False) -> Path:

@@ -48,7 +48,7 @@ import numpy as np
 from .. import weights
 from ..errors import RequestError, WeightsUnavailable
 from .base import CodecInfo, OperatingPoint
-from .chunked import ChunkedCodec
+from .chunked import ChunkedCodec, receptive_field
 
 SAMPLE_RATE = 16_000
 CODEBOOK_SIZE = 1024
@@ -243,24 +243,6 @@ class FunCodec(ChunkedCodec):
         if wav.shape[-1] < MIN_SAMPLES:
             wav = torch.nn.functional.pad(wav, (0, MIN_SAMPLES - wav.shape[-1]))
         return wav
-
-
-def receptive_field(module) -> tuple[float, float]:
-    """How far one output step of a stack of convolutions reaches, in input steps (LSTMs and
-    GroupNorms aside), and how many input steps one output step is: each convolution adds
-    (kernel - 1) x dilation of its input's steps along time (the last axis of a 2-D one), a
-    transposed one ceil(kernel / stride) - 1."""
-    import torch
-
-    reach, step = 1.0, 1.0  # step: the current signal's period, in input steps
-    for layer in module.modules():
-        if isinstance(layer, torch.nn.ConvTranspose1d | torch.nn.ConvTranspose2d):
-            reach += (math.ceil(layer.kernel_size[-1] / layer.stride[-1]) - 1) * step
-            step /= layer.stride[-1]
-        elif isinstance(layer, torch.nn.Conv1d | torch.nn.Conv2d):
-            reach += (layer.kernel_size[-1] - 1) * layer.dilation[-1] * step
-            step *= layer.stride[-1]
-    return reach, step
 
 
 # --- random weights for tests and demos --------------------------------------------------------
