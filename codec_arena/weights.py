@@ -12,6 +12,7 @@ file beside it, so the app can say loudly that its output is not a quality resul
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,13 +145,19 @@ def hub_spec(model_id: str, repo_id: str, filename: str, allow_patterns: list[st
 
 def fingerprint(path: Path) -> str:
     """Which weights (by content, not by path): sha256 of the size and the first and last MiB. Two
-    checkpoints that differ anywhere near their ends, or in size, differ here; reading 2 MiB is instant."""
-    import hashlib
-
+    checkpoints that differ anywhere near their ends, or in size, differ here. Read once per file
+    version (path, size, modification time), since every round trip records it."""
     path = Path(path)
     if not path.is_file():
         return ""
-    size = path.stat().st_size
+    stat = path.stat()
+    return _fingerprint(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _fingerprint(path: str, size: int, mtime_ns: int) -> str:
+    import hashlib
+
     digest = hashlib.sha256(str(size).encode())
     with open(path, "rb") as handle:
         digest.update(handle.read(1 << 20))

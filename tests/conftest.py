@@ -100,6 +100,18 @@ def seams_are_measured(codec, samples: np.ndarray, point, window_units: tuple[in
     assert codes.frames == frames and codec.decode(codes).samples.shape == samples.shape
 
 
+def batch_equals_one_at_a_time(codec, clips: list, point) -> list:
+    """`encode_batch` gives each clip's own codes and `decode_batch` its own audio (within 1e-4, the
+    clip's length); returns the batch's codes for shape checks."""
+    batch, alone = codec.encode_batch(clips, point), [codec.encode(clip, point) for clip in clips]
+    for a, b in zip(batch, alone, strict=True):
+        np.testing.assert_array_equal(a.tokens, b.tokens)
+    for a, b, clip in zip(codec.decode_batch(alone), [codec.decode(c) for c in alone], clips, strict=True):
+        assert a.frames == clip.frames
+        np.testing.assert_allclose(a.samples, b.samples, atol=1e-4)
+    return batch
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
