@@ -229,6 +229,84 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     print(f"wrote {len(paths)} files to {args.out} (report: {args.out / 'report.html'})")
 
 
+def _cmd_bench(args: argparse.Namespace) -> None:
+    from .bench.runner import BenchRequest, run_bench
+    from .compare import parse_point
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bars: ours only
+    points = [parse_point(p) for group in args.codec for p in group]
+    request = BenchRequest(args.data, points, args.out, args.metrics or (), args.workers, args.ray, args.limit,
+                           args.split, args.max_seconds, args.device)
+    with _bench_progress(args) as progress:
+        outcome = run_bench(request, progress)
+    dataset = outcome.dataset
+    if args.json:
+        print(json.dumps({"dataset": dataset.name, "kind": dataset.kind, "clips": len(dataset.clips),
+                          "done": outcome.done, "failed": outcome.failed, "skipped": outcome.stored_before,
+                          "unavailable": outcome.unavailable, "seconds": round(outcome.seconds, 3),
+                          "clips_per_second": round(outcome.clips_per_second, 4),
+                          "files": [str(f) for f in outcome.files]}, indent=2))
+        return
+    for warning in dataset.warnings:
+        print(f"codec-arena: {warning}", file=sys.stderr)
+    for point, why in outcome.unavailable.items():
+        print(f"codec-arena: skipped {point}: {why}", file=sys.stderr)
+    failed: dict[tuple[str, str], list[str]] = {}
+    for clip, point, reason in outcome.failures:
+        failed.setdefault((clip, reason), []).append(point)
+    for (clip, reason), at in list(failed.items())[:5]:
+        where = "every point" if len(at) == len(points) else ", ".join(at)
+        print(f"codec-arena: failed {clip} ({where}): {reason}", file=sys.stderr)
+    if len(failed) > 5:
+        print(f"codec-arena: … and {len(failed) - 5} more; every reason is in clips.csv", file=sys.stderr)
+    print(f"{dataset.name}: {len(dataset.clips)} clips ({dataset.kind}); {outcome.done} done, {outcome.failed} failed, "
+          f"{outcome.stored_before} skipped (already stored), in {outcome.seconds:.1f} s "
+          f"({outcome.clips_per_second:.2f} clips/s)")
+    print(f"wrote {', '.join(f.name for f in outcome.files)} and results.sqlite to {args.out}")
+
+
+class _bench_progress:
+    """Clips done of the total with throughput and ETA: a tqdm bar on a terminal, a line per tenth in a log."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.enabled = not args.json
+        self.bar = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        started, shown = time.perf_counter(), [-1]
+
+        def progress(done: int, total: int, event: str) -> None:
+            if total == 0:
+                return  # everything was stored already
+            if sys.stderr.isatty():
+                if self.bar is None:
+                    from tqdm import tqdm
+
+                    self.bar = tqdm(total=total, unit="clip", file=sys.stderr, dynamic_ncols=True)
+                self.bar.n = done
+                self.bar.set_postfix_str(event[-40:], refresh=False)
+                self.bar.refresh()
+                return
+            tenth = int(10 * done / total) if total else 10
+            if tenth > shown[0] or done == total:
+                shown[0] = tenth
+                elapsed = time.perf_counter() - started
+                rate = done / elapsed if elapsed > 0 else 0.0
+                eta = f"ETA {(total - done) / rate:.0f} s" if rate > 0 else "ETA after the first clip"
+                print(f"[{done}/{total} clips] {rate:.2f} clips/s, {elapsed:.0f} s elapsed, {eta}",
+                      file=sys.stderr, flush=True)
+
+        return progress
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if self.bar is not None:
+            self.bar.leave = kind is None
+            self.bar.close()
+        return False
+
+
 def _cmd_lms(args: argparse.Namespace) -> None:
     from .lms import catalogue
 
@@ -385,6 +463,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
     p.set_defaults(run=_cmd_compare)
+
+    p = sub.add_parser("bench", help="benchmark operating points over a dataset: resumable, a pool or Ray")
+    p.add_argument("data", help="folder of audio files, CSV/JSONL manifest, `datasets` folder or parquet, or hub id")
+    p.add_argument("--codec", action="append", nargs="+", required=True, metavar="ID@KBPS",
+                   help="operating points, e.g. --codec encodec_24khz@6 dac_16khz@6")
+    p.add_argument("--metrics", action="append", metavar="NAME",
+                   help="Codec-SUPERB's mel, stft, waveform, pesq, pesq-wb, stoi, f0corr (default: all of them); "
+                        "app.<key> for the app's metrics; 'app' for all of those")
+    p.add_argument("--out", required=True, type=Path, help="output folder (results.sqlite, clips.csv/.parquet, "
+                                                          "summary.json, codec_superb.json); rerun to resume")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (with --ray: Ray actors)")
+    p.add_argument("--ray", metavar="ADDRESS", help="run on Ray: a cluster's host:port, 'auto', or 'local'")
+    p.add_argument("--limit", type=int, help="only the first N clips")
+    p.add_argument("--split", action="append", help="only these splits (repeatable)")
+    p.add_argument("--max-seconds", type=float, default=120.0, help="longer clips are recorded as failed (120)")
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], help="default: a GPU when there is one")
+    p.add_argument("--json", action="store_true", help="print the run's summary as JSON")
+    p.set_defaults(run=_cmd_bench)
 
     p = sub.add_parser("lms", help="list codec language models (runnable ones and cards)")
     p.add_argument("--markdown", action="store_true", help="the README's LM table")

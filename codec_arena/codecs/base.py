@@ -256,5 +256,14 @@ class OperatingPoint:
     def kbps(self) -> float:
         return self.bitrate_kbps
 
+    @property
+    def token_rate(self) -> float | None:
+        """Tokens per second at this point (what a language model on these codes must predict); a
+        multi-scale level with stride s adds frame_rate / s. None for classical codecs."""
+        if self.codebooks is None or not self.info.frame_rate:
+            return None
+        strides = self.info.codebook_strides or (1,) * self.codebooks
+        return self.info.frame_rate * sum(1 / s for s in strides[: self.codebooks])
+
     def __str__(self) -> str:
         return f"{self.info.id}@{self.bitrate_kbps:g}"

@@ -20,7 +20,7 @@ MAX_UPLOAD = "200mb"
 def build_app():
     import gradio as gr
 
-    from . import compare, listening, lm, overview, roundtrip, tokens
+    from . import compare, leaderboard, listening, lm, overview, roundtrip, tokens
     from .inputs import share_clip
 
     quiet_library_warnings()
@@ -42,6 +42,8 @@ def build_app():
                 listening.build(app, tabs, listening_tokens)
             with gr.Tab("Overview", id="overview", elem_id="tab-overview") as overview_tab:
                 overview.build(overview_tab, clip, points, tabs, run_compare_after, open_lm)
+            with gr.Tab("Leaderboard", id="leaderboard", elem_id="tab-leaderboard") as leaderboard_tab:
+                leaderboard.build(leaderboard_tab, clip, points, tabs, run_compare_after)
         shared_clip = gr.State(None)  # one clip for the whole app, until the user changes it
         share_clip(shared_clip, clip, compare_tab)
         share_clip(shared_clip, roundtrip_clip, roundtrip_tab)

@@ -89,6 +89,6 @@ def show_reason(event, status, outputs: list) -> None:
         with _reasons_lock:
             message = _reasons.pop(getattr(request, "session_hash", None) or "", None)
         text = reason_markdown(message or "The request could not be completed; the message above says why.")
-        return (text, *[gr.update() for _ in outputs])
+        return (text, *[gr.update() for _ in outputs]) if outputs else text  # Gradio wants no 1-tuple
 
     event.failure(shown, None, [status, *outputs], api_visibility="private", show_progress="hidden")
