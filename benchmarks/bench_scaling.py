@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -106,6 +107,7 @@ def main() -> int:
                                                       *device])
     finally:
         stop_cluster(temp)
+        shutil.rmtree(temp, ignore_errors=True)
 
     base = results["1 worker"]
     print(f"{'executor':16} {'clips/s (run)':>14} {'clips/s (wall)':>15} {'ratio to 1 worker':>18}")

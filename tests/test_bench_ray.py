@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +39,7 @@ def ray_head(cache_env):
         yield f"127.0.0.1:{port}", env
     finally:
         stop_cluster(temp)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def stop_cluster(temp: str) -> None:

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..analysis.superb import NAMES as SUPERB_METRICS
 from ..errors import RequestError
 from .aggregate import aggregate
 
 SUMMARY_FORMAT = "codec-arena-bench"
 SUMMARY_VERSION = 1
-SUPERB_METRICS = ("mel", "stft", "waveform", "pesq", "pesq-wb", "stoi", "f0corr")
 MAX_FILE_BYTES = 50 << 20
 
 

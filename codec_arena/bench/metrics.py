@@ -11,11 +11,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..analysis.superb import NAMES
 from ..errors import RequestError
 
 APP_PREFIX = "app."
 APP_VERSION = 1  # bump with a change to the app metrics' definitions
-SUPERB_DEFAULT = ("mel", "stft", "waveform", "pesq", "pesq-wb", "stoi", "f0corr")
+SUPERB_DEFAULT = NAMES  # Codec-SUPERB's seven, in its order
 
 
 def _app_metrics() -> dict[str, Callable[[np.ndarray, np.ndarray, int], float]]:

@@ -39,38 +39,17 @@ WIDTHS = {"Configuration": "164px", "#": "32px", "Group": "78px", "Source": "140
 # the seven Codec-SUPERB metrics in 430 px: the whole table fits 1440 px without scrolling sideways
 METRIC_WIDTHS = {"waveform": "80px", "pesq-wb": "66px", "f0corr": "68px"}  # room for the sort arrow
 METRIC_WIDTH = "56px"
-# fallbacks for the Codec-SUPERB metrics until `analysis.superb` is there
-_HIGHER = {"mel": False, "stft": False, "waveform": False, "pesq": True, "pesq-wb": True, "stoi": True,
-           "f0corr": True}
-_DESCRIBED = {
-    "mel": "multi-scale mel-spectrogram distance (DAC's loss)", "stft": "multi-scale STFT distance (DAC's loss)",
-    "waveform": "mean absolute sample difference", "pesq": "wide-band PESQ, 1–4.5",
-    "pesq-wb": "wide-band PESQ (the same number as pesq)", "stoi": "short-time objective intelligibility, 0–1",
-    "f0corr": "correlation of the voiced pitch contours",
-}
-
-
-def _superb() -> tuple[dict[str, bool], dict[str, str]]:
-    """Codec-SUPERB's metric directions and definitions, from `analysis.superb` when it is importable."""
-    try:
-        from ..analysis.superb import DESCRIPTIONS, HIGHER_IS_BETTER
-    except ImportError:
-        return _HIGHER, _DESCRIBED
-    return {**_HIGHER, **HIGHER_IS_BETTER}, {**_DESCRIBED, **DESCRIPTIONS}
 
 
 def higher_is_better(metric: str) -> bool:
-    """Codec-SUPERB's metrics by their own directions; an app metric (`app.si_sdr`) by the app's."""
-    higher, _ = _superb()
-    if metric in higher:
-        return higher[metric]
-    if metric.startswith("app."):
-        from ..analysis.metrics import SPECS
+    """Codec-SUPERB's metrics by their own directions, an app metric (`app.si_sdr`) by the app's; a name
+    from an uploaded file that neither knows reads as lower-is-better (a distance)."""
+    from ..bench.metrics import higher_is_better as known
 
-        spec = next((s for s in SPECS if s.key == metric[4:]), None)
-        if spec is not None:
-            return spec.higher_is_better
-    return False
+    try:
+        return known(metric)
+    except (KeyError, StopIteration):
+        return False
 
 
 def header(metric: str) -> str:
@@ -313,7 +292,8 @@ def open_point(point: str, clip: str | None, current: list[str] | None) -> tuple
 
 def about() -> str:
     """The note under the tab: metric definitions, where the published figures come from, where runs run."""
-    _, described = _superb()
+    from ..analysis.superb import DESCRIPTIONS as described
+
     data = published()
     lines = "\n".join(f"- **{m}** ({'↑' if higher_is_better(m) else '↓'}): {described[m]}" for m in SUPERB_METRICS)
     not_evaluated = ", ".join(f"`{k}` ({v})" for k, v in data.get("not_evaluated", {}).items())
