@@ -25,6 +25,12 @@ from codec_arena.cli import main
 POINTS = ["dac_16khz@6", "g722@64"]
 
 
+@pytest.fixture(autouse=True)
+def own_runs_index(tmp_path, monkeypatch):
+    """Runs made here are indexed in the test's own data dir, not the session's (which the app serves)."""
+    monkeypatch.setenv("CODEC_ARENA_DATA_DIR", str(tmp_path / "data-dir"))
+
+
 def speechlike(seconds: float, rate: int = 16_000, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * rate)) / rate
@@ -102,7 +108,7 @@ def test_bench_writes_every_export_and_records_bad_clips(cache_env, tmp_path, ca
 def test_a_killed_run_resumes_with_every_row_once(cache_env, tmp_path):
     data = make_dataset(tmp_path / "data", n_good=10, bad=False)
     out = tmp_path / "run"
-    env = os.environ | cache_env | {"OMP_NUM_THREADS": "1"}
+    env = os.environ | cache_env | {"OMP_NUM_THREADS": "1", "CODEC_ARENA_DATA_DIR": os.environ["CODEC_ARENA_DATA_DIR"]}
     command = [sys.executable, "-m", "codec_arena.cli", "bench", str(data), "--codec", *POINTS, "--out", str(out)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     store = out / "results.sqlite"

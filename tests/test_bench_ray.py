@@ -17,7 +17,16 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import free_port
-from test_bench import POINTS, assert_same_rows, bench, make_dataset, read_csv, stored, stored_count
+from test_bench import (  # noqa: F401  (own_runs_index: an autouse fixture, here too)
+    POINTS,
+    assert_same_rows,
+    bench,
+    make_dataset,
+    own_runs_index,
+    read_csv,
+    stored,
+    stored_count,
+)
 
 RAY = Path(sys.executable).parent / "ray"
 LOOPBACK_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "OMP_NUM_THREADS": "1"}
@@ -79,6 +88,7 @@ def test_a_ray_cluster_survives_a_killed_worker_with_the_serial_numbers(ray_head
     out = tmp_path / "ray"
     command = [sys.executable, "-m", "codec_arena.cli", "bench", str(data), "--codec", *POINTS, "--out", str(out),
                "--ray", address, "--workers", "2"]
+    env = env | {"CODEC_ARENA_DATA_DIR": os.environ["CODEC_ARENA_DATA_DIR"]}  # the driver indexes the run here
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     store = out / "results.sqlite"
     killed = None
@@ -104,7 +114,7 @@ def test_a_ray_cluster_survives_a_killed_worker_with_the_serial_numbers(ray_head
 def test_ray_started_in_the_driver_gives_the_serial_numbers(cache_env, tmp_path):
     data = make_dataset(tmp_path / "data", n_good=4, bad=False)
     assert bench(data, tmp_path / "serial") == 0
-    env = os.environ | cache_env | LOOPBACK_ENV
+    env = os.environ | cache_env | LOOPBACK_ENV | {"CODEC_ARENA_DATA_DIR": os.environ["CODEC_ARENA_DATA_DIR"]}
     out = tmp_path / "ray"
     done = subprocess.run([sys.executable, "-m", "codec_arena.cli", "bench", str(data), "--codec", *POINTS,
                            "--out", str(out), "--ray", "local", "--workers", "2"],

@@ -21,6 +21,12 @@ from codec_arena.ui import leaderboard as lb
 MIRROR = Path(os.environ.get("CODEC_SUPERB_REPO", "/work/.mirror/voidful+Codec-SUPERB/repo"))
 
 
+@pytest.fixture(autouse=True)
+def no_local_runs(tmp_path, monkeypatch):
+    """An empty runs index: bench runs made by other tests in this session must not join these boards."""
+    monkeypatch.setenv("CODEC_ARENA_DATA_DIR", str(tmp_path / "no-runs"))
+
+
 def summary(random: bool = True) -> dict:
     """A bench summary.json: one random-weight point, one with real weights, two splits."""
     return {
@@ -223,7 +229,10 @@ def test_uploaded_rows_join_the_board(tmp_path):
     frame, *_ = lb.contents("overall", "mel", "none", rows)
     uploaded = frame[frame["Source"].str.startswith("uploaded")]
     assert list(uploaded["Configuration"]) == ["dac_16khz@6", "encodec_24khz@3"]
-    assert list(uploaded["#"]) == [1, 21]  # the real-weight upload ranks among the published rows
+    mel_of_encodec = rows[[r.label for r in rows].index("encodec_24khz@3")].values["mel"]
+    better = [r for r in published_rows() if r.split == "overall" and (r.values.get("mel") or 99) < mel_of_encodec]
+    # the real-weight upload ranks among the published rows: after them and the uploaded dac_16khz@6
+    assert list(uploaded["#"]) == [1, len(better) + 2]
     assert lb.contents("overall", "app.si_sdr", "none", rows)[3] == "mel"  # a metric no row has: back to mel
 
 
@@ -266,3 +275,11 @@ def test_a_bad_file_is_refused_with_a_reason(tmp_path, name, content, message):
     with pytest.raises(BoardFileError, match=re.escape(message)) as refused:
         load_results_file(path)
     assert "Traceback" not in str(refused.value)
+
+
+def test_a_dataset_of_ones_own_adds_its_splits_to_the_filter():
+    uploaded = [row("mine@1", 1.0, 1.0, split="Lab"), row("mine@1", 1.0, 1.2, split="speech")]
+    choices = lb.split_choices(uploaded)
+    assert choices[:4] == ["overall", "Speech", "Audio", "Music"]
+    assert "Lab" in choices and "speech" not in choices  # "speech" is Codec-SUPERB's Speech, case aside
+    assert [r.label for r in lb.for_split(uploaded, "Lab")] == ["mine@1"]

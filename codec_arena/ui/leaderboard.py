@@ -280,6 +280,16 @@ def view(split: str, metric: str, grouping: str, uploaded: Sequence[BoardRow] | 
             gr.Dropdown(choices=[(header(m), m) for m in metrics], value=metric))
 
 
+def split_choices(uploaded: Sequence[BoardRow] | None) -> list[str]:
+    """Codec-SUPERB's splits, then any other split a run or an uploaded file carries (a dataset of one's own)."""
+    known = {name.casefold() for name in SPLITS}
+    extra = {}
+    for row in all_rows(uploaded):
+        if row.split.casefold() not in known:
+            extra.setdefault(row.split.casefold(), row.split)
+    return [*SPLITS, *sorted(extra.values(), key=str.casefold)]
+
+
 def open_point(point: str, clip: str | None, current: list[str] | None) -> tuple[list[str], str]:
     """The Compare selection with this operating point first (the Overview's rule for the rest)."""
     from ..compare import parse_point
@@ -341,7 +351,7 @@ def build(tab, compare_clip, compare_points, tabs, then_compare) -> None:
     uploaded = gr.State([])  # the visitor's uploaded rows (this page only)
     frame, figure, metrics, _ = contents("overall", "mel", "bitrate band", [])
     with gr.Row(equal_height=True):
-        split = gr.Radio(list(SPLITS), value="overall", label="Split", elem_id="ca-leaderboard-split", scale=2)
+        split = gr.Radio(split_choices([]), value="overall", label="Split", elem_id="ca-leaderboard-split", scale=2)
         metric = gr.Dropdown(choices=[(header(m), m) for m in metrics], value="mel", label="Rank by",
                              elem_id="ca-leaderboard-metric")
         grouping = gr.Radio(list(GROUPINGS), value="bitrate band", label="Group by", elem_id="ca-leaderboard-group",
@@ -367,20 +377,25 @@ def build(tab, compare_clip, compare_points, tabs, then_compare) -> None:
 
     for control in (split, metric, grouping):
         control.change(redraw, controls, shown, api_visibility="private", show_progress="hidden")
-    tab.select(redraw, controls, shown, api_visibility="private", show_progress="hidden")
+
+    @user_errors("updating the leaderboard")
+    def reopen(split_name, metric_name, group_name, rows):
+        return *view(split_name, metric_name, group_name, rows), gr.Radio(choices=split_choices(rows))
+
+    tab.select(reopen, controls, [*shown, split], api_visibility="private", show_progress="hidden")
 
     @user_errors("reading the results file")
     def on_upload(path, split_name, metric_name, group_name):
         if not path:
-            return [], *view(split_name, metric_name, group_name, []), ""
+            return [], *view(split_name, metric_name, group_name, []), gr.Radio(choices=split_choices([])), ""
         rows = load_results_file(path)  # a BoardFileError says what was expected
         configurations = len({r.label for r in rows})
         random = len({r.label for r in rows if r.facts.random_weights})
         note = (f"Added {len(rows)} rows ({configurations} configurations) from {md(path.rsplit('/', 1)[-1])}"
                 + (f"; {random} with random weights, listed apart." if random else "."))
-        return rows, *view(split_name, metric_name, group_name, rows), note
+        return rows, *view(split_name, metric_name, group_name, rows), gr.Radio(choices=split_choices(rows)), note
 
-    uploaded_event = upload.change(on_upload, [upload, split, metric, grouping], [uploaded, *shown, notes],
+    uploaded_event = upload.change(on_upload, [upload, split, metric, grouping], [uploaded, *shown, split, notes],
                                    api_visibility="private")
     show_reason(uploaded_event, notes, [])
 
