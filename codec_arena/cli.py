@@ -237,7 +237,16 @@ def _cmd_bench(args: argparse.Namespace) -> None:
     points = [parse_point(p) for group in args.codec for p in group]
     request = BenchRequest(args.data, points, args.out, args.metrics or (), args.workers, args.ray, args.limit,
                            args.split, args.max_seconds, args.device)
-    with _bench_progress(args) as progress:
+    with _progress_bar(args) as bar:
+        started = time.perf_counter()
+
+        def progress(done: int, total: int, event: str) -> None:
+            """Clips done, with throughput: on the shared bar (a terminal) or a line per tenth (a log)."""
+            if bar is None or total == 0:  # --json, or everything was stored already
+                return
+            elapsed = time.perf_counter() - started
+            bar(done / total, f"{done}/{total} clips, {done / elapsed if elapsed > 0 else 0:.2f} clips/s")
+
         outcome = run_bench(request, progress)
     dataset = outcome.dataset
     if args.json:
@@ -263,48 +272,6 @@ def _cmd_bench(args: argparse.Namespace) -> None:
           f"{outcome.stored_before} skipped (already stored), in {outcome.seconds:.1f} s "
           f"({outcome.clips_per_second:.2f} clips/s)")
     print(f"wrote {', '.join(f.name for f in outcome.files)} and results.sqlite to {args.out}")
-
-
-class _bench_progress:
-    """Clips done of the total with throughput and ETA: a tqdm bar on a terminal, a line per tenth in a log."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.enabled = not args.json
-        self.bar = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        started, shown = time.perf_counter(), [-1]
-
-        def progress(done: int, total: int, event: str) -> None:
-            if total == 0:
-                return  # everything was stored already
-            if sys.stderr.isatty():
-                if self.bar is None:
-                    from tqdm import tqdm
-
-                    self.bar = tqdm(total=total, unit="clip", file=sys.stderr, dynamic_ncols=True)
-                self.bar.n = done
-                self.bar.set_postfix_str(event[-40:], refresh=False)
-                self.bar.refresh()
-                return
-            tenth = int(10 * done / total) if total else 10
-            if tenth > shown[0] or done == total:
-                shown[0] = tenth
-                elapsed = time.perf_counter() - started
-                rate = done / elapsed if elapsed > 0 else 0.0
-                eta = f"ETA {(total - done) / rate:.0f} s" if rate > 0 else "ETA after the first clip"
-                print(f"[{done}/{total} clips] {rate:.2f} clips/s, {elapsed:.0f} s elapsed, {eta}",
-                      file=sys.stderr, flush=True)
-
-        return progress
-
-    def __exit__(self, kind, error, traceback) -> bool:
-        if self.bar is not None:
-            self.bar.leave = kind is None
-            self.bar.close()
-        return False
 
 
 def _cmd_lms(args: argparse.Namespace) -> None:

@@ -147,8 +147,7 @@ def run_ray(jobs: Sequence[Job], settings: Settings, on_row: OnRow, address: str
     threads = max(1, int(resources.get("CPU", 1)) // actors_n)
     cls = _bench_actor_class()
     actors = [cls.options(**options).remote(settings, threads) for _ in range(actors_n)]
-    shards = [list(jobs[i:i + SHARD_SIZE]) for i in range(0, len(jobs), SHARD_SIZE)]
-    shards = _by_point(shards)
+    shards = _shards(jobs)
     in_flight: dict = {}
     idle = list(actors) * 2  # two shards per actor in flight: no gap between shards
     try:
@@ -178,12 +177,12 @@ def run_ray(jobs: Sequence[Job], settings: Settings, on_row: OnRow, address: str
             ray.kill(actor, no_restart=True)
 
 
-def _by_point(shards: list[list[Job]]) -> list[list[Job]]:
-    """Shards never mix points, so an actor loads one model per shard at most."""
-    out: list[list[Job]] = []
-    for shard in shards:
-        groups: dict[str, list[Job]] = {}
-        for job in shard:
-            groups.setdefault(str(job.point), []).append(job)
-        out.extend(groups.values())
-    return out
+def _shards(jobs: Sequence[Job]) -> list[list[Job]]:
+    """SHARD_SIZE jobs of one point each (jobs come grouped by point): an actor loads one model per shard."""
+    from itertools import groupby
+
+    shards: list[list[Job]] = []
+    for _, group in groupby(jobs, key=lambda job: str(job.point)):
+        same_point = list(group)
+        shards += [same_point[i:i + SHARD_SIZE] for i in range(0, len(same_point), SHARD_SIZE)]
+    return shards

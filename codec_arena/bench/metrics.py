@@ -73,13 +73,15 @@ def metric_version(names: Sequence[str]) -> str:
 
 
 def higher_is_better(name: str) -> bool:
+    """A metric's direction: Codec-SUPERB's, or the app's for `app.<key>`; a name neither knows (from an
+    uploaded file) reads as a distance, lower is better."""
+    from ..analysis import superb
+
     if name.startswith(APP_PREFIX):
         from ..analysis.metrics import SPECS
 
-        return next(s.higher_is_better for s in SPECS if s.key == name[len(APP_PREFIX):])
-    from ..analysis import superb
-
-    return superb.HIGHER_IS_BETTER[name]
+        return any(s.higher_is_better for s in SPECS if s.key == name[len(APP_PREFIX):])
+    return superb.HIGHER_IS_BETTER.get(name, False)
 
 
 def compute(names: Sequence[str], original: np.ndarray, original_rate: int, estimate_at_original: np.ndarray,

@@ -17,6 +17,7 @@ from typing import Any
 import gradio as gr  # at module level: Gradio resolves the handlers' `gr.SelectData` annotations here
 
 from ..bench.board import SUPERB_METRICS, BoardRow, load_results_file, local_runs
+from ..bench.metrics import higher_is_better
 from ..bench.published import our_point, published, published_rows, short_provenance
 from ..errors import RequestError
 
@@ -39,17 +40,6 @@ WIDTHS = {"Configuration": "164px", "#": "32px", "Group": "78px", "Source": "140
 # the seven Codec-SUPERB metrics in 430 px: the whole table fits 1440 px without scrolling sideways
 METRIC_WIDTHS = {"waveform": "80px", "pesq-wb": "66px", "f0corr": "68px"}  # room for the sort arrow
 METRIC_WIDTH = "56px"
-
-
-def higher_is_better(metric: str) -> bool:
-    """Codec-SUPERB's metrics by their own directions, an app metric (`app.si_sdr`) by the app's; a name
-    from an uploaded file that neither knows reads as lower-is-better (a distance)."""
-    from ..bench.metrics import higher_is_better as known
-
-    try:
-        return known(metric)
-    except (KeyError, StopIteration):
-        return False
 
 
 def header(metric: str) -> str:
