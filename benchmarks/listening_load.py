@@ -102,17 +102,53 @@ def start_app(data_dir: Path | str, port: int, log: Path, env: dict[str, str] | 
             time.sleep(0.5)
 
 
-def client(url: str):
-    """A gradio_client for one participant. Over plain http it skips building a TLS context: httpx builds
-    one per request otherwise (~30 ms of CPU each, two per call), which would make the load generator,
-    not the app, the bottleneck on a small machine."""
+def client(url: str, via: str = "gradio"):
+    """One participant's connection: a gradio_client (`via="gradio"`, the named endpoints) or a
+    keep-alive HTTP connection to the plain JSON routes (`via="routes"`, `listening.http`). Over plain
+    http the gradio_client skips building a TLS context: httpx builds one per request otherwise (~30 ms
+    of CPU each, two per call), which would make the load generator, not the app, the bottleneck."""
+    if via == "routes":
+        return RouteClient(url)
     from gradio_client import Client
 
     return Client(url, verbose=False, ssl_verify=not url.startswith("http://"))
 
 
+class RouteClient:
+    """The JSON routes over one keep-alive connection (what a participant's browser page could hold)."""
+
+    CALLS = {"listening_join": ("join", ()), "listening_next": ("next", ("token",)),
+             "listening_submit": ("submit", ("token", "position", "answer"))}
+
+    def __init__(self, url: str) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=CALL_TIMEOUT)
+        self.base = parts.path.rstrip("/")
+
+    def call(self, name: str, test_id: str, *args: Any) -> Any:
+        from codec_arena.listening.http import PREFIX
+
+        call, keys = self.CALLS[name]
+        body = json.dumps(dict(zip(keys, args, strict=True)))
+        self.connection.request("POST", f"{self.base}/{PREFIX}{test_id}/{call}", body,
+                                {"Content-Type": "application/json"})
+        response = self.connection.getresponse()
+        body = json.loads(response.read())
+        if response.status != 200:
+            raise RuntimeError(f"{response.status}: {body.get('error')}")
+        return body
+
+    def close(self) -> None:
+        self.connection.close()
+
+
 def call(api: Any, name: str, *args: Any) -> Any:
-    """One endpoint call (`api` a gradio_client.Client), bounded in time."""
+    """One endpoint call (`api` a gradio_client.Client or a RouteClient), bounded in time."""
+    if isinstance(api, RouteClient):
+        return api.call(name, *args)
     return api.submit(*args, api_name=f"/{name}").result(timeout=CALL_TIMEOUT)
 
 
@@ -200,14 +236,15 @@ class Figures:
         ]
 
 
-def run_load(url: str, test_id: str, participants: int, responses_each: int, data_dir: Path | str) -> Figures:
+def run_load(url: str, test_id: str, participants: int, responses_each: int, data_dir: Path | str,
+             via: str = "gradio") -> Figures:
     """All participants at once, one thread and one client each; clients connect before the clock starts."""
     takers = [Taker() for _ in range(participants)]
     ready = threading.Barrier(participants + 1)
 
     def run(taker: Taker) -> None:
         try:
-            api = client(url)
+            api = client(url, via)
         except Exception as exc:  # noqa: BLE001
             taker.error = f"connect: {exc}"
             api = None
@@ -227,30 +264,36 @@ def run_load(url: str, test_id: str, participants: int, responses_each: int, dat
     return Figures(participants, responses_each, elapsed, takers, len(rows(data_dir, test_id)))
 
 
-def run_bare(data_dir: Path | str, test_id: str, participants: int) -> list[float]:
-    """The same class through the bare service calls in this process (no HTTP, no Gradio queue): the
-    seconds each confirmed submit took, to set the app's latency against."""
+def run_bare(data_dir: Path | str, test_id: str, participants: int) -> tuple[list[float], list[float]]:
+    """The same class through the bare service calls in this process (no HTTP, no Gradio): the seconds
+    each confirmed submit and each next-trial fetch took, to set the app's latencies against."""
     from codec_arena.listening import service
     from codec_arena.listening.store import Store
 
     db = Store(db_path(data_dir))
     times: list[float] = []
+    fetches: list[float] = []
     lock = threading.Lock()
 
     def run() -> None:
         token, _ = service.join(test_id, db=db)
-        while (view := service.next_trial(test_id, token, db=db)) is not None:
+        while True:
             started = time.perf_counter()
+            view = service.next_trial(test_id, token, db=db)
+            fetched = time.perf_counter()
+            if view is None:
+                return
             service.submit(test_id, token, view.slot.position, {"played": view.letters, "rating": 3}, db=db)
             with lock:
-                times.append(time.perf_counter() - started)
+                fetches.append(fetched - started)
+                times.append(time.perf_counter() - fetched)
 
     threads = [threading.Thread(target=run, daemon=True) for _ in range(participants)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return times
+    return times, fetches
 
 
 def rows(data_dir: Path | str, test_id: str) -> list[tuple[str, int, dict[str, Any]]]:
@@ -276,6 +319,8 @@ def main() -> None:
     parser.add_argument("--responses", type=int, default=20, help="trials each participant answers")
     parser.add_argument("--url", help="a running app (then --data-dir must be its CODEC_ARENA_DATA_DIR)")
     parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--via", nargs="+", choices=["routes", "gradio"], default=["routes", "gradio"],
+                        help="the plain JSON routes and/or the Gradio endpoints (gradio_client)")
     args = parser.parse_args()
     if args.url and not args.data_dir:
         parser.error("--url needs --data-dir (the server's CODEC_ARENA_DATA_DIR)")
@@ -287,14 +332,19 @@ def main() -> None:
             port = free_port()
             server, url = start_app(data_dir, port, Path(tmp) / "server.log"), f"http://127.0.0.1:{port}"
         try:
-            created = create_test(data_dir, args.responses)
-            figures = run_load(url, created.test_id, args.participants, created.trials_each, data_dir)
-            print("\n".join(figures.lines()))
-            bare = run_bare(data_dir, create_test(data_dir, args.responses).test_id, args.participants)
-            app = [s for t in figures.takers for s in t.submit_s]
-            print(f"bare service.submit, same class in-process: p50 {1000 * quantile(bare, 0.5):.1f} ms, "
-                  f"p95 {1000 * quantile(bare, 0.95):.1f} ms (committed, fsync included); "
-                  f"app path / bare call, p50: {quantile(app, 0.5) / quantile(bare, 0.5):.0f}x")
+            bare, bare_next = run_bare(data_dir, create_test(data_dir, args.responses).test_id, args.participants)
+            print(f"bare service calls, same class in-process: submit p50 {1000 * quantile(bare, 0.5):.1f} ms, "
+                  f"p95 {1000 * quantile(bare, 0.95):.1f} ms (committed, fsync included); next trial p50 "
+                  f"{1000 * quantile(bare_next, 0.5):.1f} ms")
+            for via in args.via:
+                created = create_test(data_dir, args.responses)
+                figures = run_load(url, created.test_id, args.participants, created.trials_each, data_dir, via)
+                print(f"\n-- through the app: {via} --")
+                print("\n".join(figures.lines()))
+                submit_s = [s for t in figures.takers for s in t.submit_s]
+                next_s = [s for t in figures.takers for s in t.next_s]
+                print(f"app / bare at p50: submit {quantile(submit_s, 0.5) / quantile(bare, 0.5):.1f}x, "
+                      f"next trial {quantile(next_s, 0.5) / quantile(bare_next, 0.5):.1f}x")
             if server is not None and server.poll() is not None:
                 print(f"the server exited during the run (status {server.returncode}); the figures are void")
         finally:

@@ -50,7 +50,7 @@ class ChunkedCodec(Codec):
     @property
     def window_units(self) -> int:
         """Units per window (WINDOW_SECONDS of audio unless set, e.g. by a test)."""
-        default = round(WINDOW_SECONDS * self.info.sample_rate / self.hop)
+        default = math.ceil(WINDOW_SECONDS * self.info.sample_rate / self.hop)
         return self._window_units or max(1, default)
 
     @window_units.setter

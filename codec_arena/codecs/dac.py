@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import weights
+from . import accel
 from .base import CodecInfo, Codes, OperatingPoint
 from .chunked import ChunkedCodec
 
@@ -93,21 +94,47 @@ class DacCodec(ChunkedCodec):
         self.info, self.model, self.device, self.checkpoint = info, model, device, checkpoint
         self.hop = int(model.hop_length)
         self.context_units = self.decode_context_units = math.ceil(model.delay / self.hop) + 2
+        self._fast_parts: dict[str, object] = {}
 
     def encode_chunk(self, x: np.ndarray, point: OperatingPoint) -> np.ndarray:
-        """[B, 1, n] -> codes [B, K, ceil(n / hop)]."""
-        codes = self.model.encode(self._audio(x), n_quantizers=point.codebooks)[1]
+        """[B, 1, n] -> codes [B, K, ceil(n / hop)]: `DAC.encode`, the encoder on the fast path."""
+        codes = self.model.quantizer(self._latent(x), point.codebooks)[1]
         return codes[:, : point.codebooks].cpu().numpy()
 
     def latent_chunk(self, x: np.ndarray) -> np.ndarray:
-        return self.model.encoder(self._audio(x)).cpu().numpy()
+        return self._latent(x).cpu().numpy()
 
     def decode_chunk(self, tokens: np.ndarray, side: dict[str, np.ndarray]) -> np.ndarray:
         """[B, K, T] -> [B, 1, T x hop - 8 or so] (the engine pads the few missing samples)."""
         import torch
 
         z = self.model.quantizer.from_codes(torch.from_numpy(tokens).to(self.device))[0]
+        fast = self._fast("decoder")
+        if fast is not None:
+            return fast(z.numpy())
         return self.model.decode(z).float().cpu().numpy()
+
+    def _latent(self, x: np.ndarray):
+        """[B, 1, n] -> z [B, D, ceil(n / hop)], the encoder's output before quantising."""
+        import torch
+
+        audio = self._audio(x)
+        fast = self._fast("encoder")
+        return torch.from_numpy(fast(audio.numpy())) if fast is not None else self.model.encoder(audio)
+
+    def _fast(self, part: str):
+        """`model.encoder` or `model.decoder` on the OpenVINO CPU path (`accel`), or None (torch)."""
+        if not accel.enabled():
+            return None
+        if part not in self._fast_parts:
+            import torch
+
+            latent = int(self.model.latent_dim)
+            example, dims = ((torch.zeros(1, 1, self.hop * 8), (None, 1, None)) if part == "encoder"
+                             else (torch.zeros(1, latent, 8), (None, latent, None)))
+            self._fast_parts[part] = accel.converted(getattr(self.model, part), f"{part}", example, dims,
+                                                     self.checkpoint, self.device)
+        return self._fast_parts[part]
 
     def input_gain(self, stats) -> tuple[float, dict[str, np.ndarray]]:
         """`compress`: normalise to NORMALIZE_DB, then `ensure_max_of_audio` (peak at most 1)."""

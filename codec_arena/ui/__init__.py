@@ -66,7 +66,7 @@ def log_to_console() -> None:
 def launch(host: str | None = None, port: int | None = None, share: bool = False) -> None:
     import gradio as gr
 
-    from ..listening import media
+    from ..listening import http, media
     from . import listening, sharing
 
     log_to_console()
@@ -78,5 +78,5 @@ def launch(host: str | None = None, port: int | None = None, share: bool = False
         server_name=sharing.served_on["host"], server_port=sharing.served_on["port"],
         share=share, max_file_size=MAX_UPLOAD, theme=gr.themes.Soft(), show_error=False,
         js=listening.PARTICIPANT_JS, css=listening.PARTICIPANT_CSS,
-        app_kwargs={"routes": [media.route()]},  # listening-test audio, served as files
+        app_kwargs={"routes": [media.route(), *http.routes()]},  # test audio as files; participants' JSON calls
     )

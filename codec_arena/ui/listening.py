@@ -273,14 +273,16 @@ def take_section(saved: gr.BrowserState):
     start_button.click(start, [test_id, resume, saved],
                        [session, saved, progress, trial, status, start_button, resume, resume_shown, info],
                        api_visibility="private")
-    trial.submit(submit, [session], [progress, trial, status], api_visibility="private", concurrency_limit=None)
+    # outside the queue: an answer and the next trial are one small, quick call (no codec work)
+    trial.submit(submit, [session], [progress, trial, status], api_visibility="private", queue=False)
     return opened
 
 
 # --- assembly -----------------------------------------------------------------------------------
 def register_api() -> None:
     """The scriptable endpoints (creating a test is the Build section's `/listening_create`); none is
-    queued behind codec work."""
+    queued behind codec work. gradio_client always talks to the queue, so participants' calls are also
+    plain JSON routes outside it (`listening.http`), about 50 times cheaper."""
     for fn, name in ((api.join, "listening_join"), (api.next_trial, "listening_next"),
                      (api.submit, "listening_submit"), (api.results, "listening_results"),
                      (api.delete, "listening_delete")):

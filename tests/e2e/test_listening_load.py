@@ -53,13 +53,17 @@ def stored_scores(data_dir: Path, test_id: str, tokens: list[str]) -> dict[tuple
     return found
 
 
-def test_a_class_submitting_at_once_loses_and_doubles_nothing(app_url, cache_env):
+VIA = ["routes", "gradio"]  # the plain JSON routes (listening.http) and the Gradio endpoints (gradio_client)
+
+
+@pytest.mark.parametrize("via", VIA)
+def test_a_class_submitting_at_once_loses_and_doubles_nothing(app_url, cache_env, via):
     data_dir = Path(cache_env["CODEC_ARENA_DATA_DIR"])
     created = create_test(data_dir, TRIALS)
     assert created.trials == created.trials_each == TRIALS
 
-    figures = run_load(app_url, created.test_id, PARTICIPANTS, TRIALS, data_dir)
-    report("listening-load.txt", figures.lines())
+    figures = run_load(app_url, created.test_id, PARTICIPANTS, TRIALS, data_dir, via)
+    report(f"listening-load-{via}.txt", figures.lines())
     assert [t.error for t in figures.takers if t.error] == []
     assert all(t.code and t.code.startswith("CA-") for t in figures.takers)
     assert len({t.code for t in figures.takers}) == PARTICIPANTS
@@ -92,7 +96,8 @@ def test_a_class_submitting_at_once_loses_and_doubles_nothing(app_url, cache_env
         api.close()
 
 
-def test_confirmed_submits_survive_a_killed_server_and_the_test_resumes(cache_env, tmp_path):
+@pytest.mark.parametrize("via", VIA)
+def test_confirmed_submits_survive_a_killed_server_and_the_test_resumes(cache_env, tmp_path, via):
     data_dir, port, log = tmp_path / "data", free_port(), tmp_path / "server.log"
     url = f"http://127.0.0.1:{port}"
     server = start_app(data_dir, port, log, cache_env)
@@ -108,7 +113,7 @@ def test_confirmed_submits_survive_a_killed_server_and_the_test_resumes(cache_en
                 if confirmations[0] >= KILL_AFTER:
                     enough.set()
 
-        clients = [client(url) for _ in takers]
+        clients = [client(url, via) for _ in takers]
         threads = [threading.Thread(target=take, args=(api, created.test_id, t, confirmed), daemon=True)
                    for api, t in zip(clients, takers, strict=True)]
         for thread in threads:
