@@ -7,14 +7,17 @@ default bitrate. The CLI's `compare`, the Compare tab and the rate–distortion 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import signal
+import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from .analysis.metrics import Scores, score
+from .analysis.metrics import Scores, prepare_scoring_process, score
 from .audio import Audio
 from .codecs import codec_info, list_codecs, weights_identity
 from .codecs.base import OperatingPoint
@@ -132,22 +135,129 @@ class ResultCache:
         self._lock = threading.Lock()
 
 
+PendingScores = Callable[[], Scores]  # the scores of one reconstruction, once they are ready
+
+
+class Scorer(Protocol):
+    """Where the metrics of a reconstruction are computed. `defers`: results are asked for after the last
+    round trip (they are computed elsewhere meanwhile); else each one at once, before the next point."""
+
+    defers: bool
+
+    def submit(self, reference: Audio, estimate: Audio) -> PendingScores: ...
+
+
+class InlineScorer:
+    """Each reconstruction scored at once, in this process: the app's way, whose threads share the
+    metric models it has loaded."""
+
+    defers = False
+
+    def submit(self, reference: Audio, estimate: Audio) -> PendingScores:
+        scores = score(reference, estimate)
+        return lambda: scores
+
+
+def _start_method() -> str:
+    """fork where it is safe and cheapest (Linux, before torch has started its thread pools, which a
+    forked child cannot use); spawn elsewhere."""
+    if sys.platform.startswith("linux") and "torch" not in sys.modules:
+        return "fork"
+    return "spawn"
+
+
+def _scoring_process_ready(sample_rates: tuple[int, ...]) -> None:
+    """The scoring process's start: Ctrl-C is for the main process to report in one line; a model that
+    fails to load here is reported by its metric later, as a note."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(Exception):
+        prepare_scoring_process(sample_rates)
+
+
+class ProcessScorer:
+    """Every metric in a second process, the CLI's way: that process imports the metric libraries and
+    loads their models while this one loads the codec, and scores one reconstruction while this one runs
+    the next round trip or writes files. The metrics are the same `score`, on the same arrays, so the
+    numbers are identical; if the process cannot start or dies, scoring falls back to this process.
+    `on_wait` runs once, the first time a result is not ready when asked for (the CLI imports what its
+    report needs there). Use as a context manager; start it before anything imports torch."""
+
+    defers = True
+
+    def __init__(self, sample_rates: Iterable[int] = (), on_wait: Callable[[], None] | None = None) -> None:
+        self._on_wait = on_wait
+        self._pool = None
+        try:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            context = multiprocessing.get_context(_start_method())
+            self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_scoring_process_ready,
+                                             initargs=(tuple(sorted(set(sample_rates))),))
+            self._pool.submit(int)  # start it now: its imports overlap this process's codec loading
+        except (OSError, ImportError, NotImplementedError, ValueError):  # no process support here
+            self._pool = None
+
+    def submit(self, reference: Audio, estimate: Audio) -> PendingScores:
+        if self._pool is None:
+            return InlineScorer().submit(reference, estimate)
+        try:
+            future = self._pool.submit(score, reference, estimate)
+        except Exception:  # the process broke (killed, out of memory): score here
+            return InlineScorer().submit(reference, estimate)
+
+        def result() -> Scores:
+            if not future.done():
+                self._idle()
+            try:
+                return future.result()
+            except Exception:  # the process died under this clip: the same metrics, here
+                return score(reference, estimate)
+
+        return result
+
+    def _idle(self) -> None:
+        hook, self._on_wait = self._on_wait, None
+        if hook is not None:
+            with contextlib.suppress(Exception):  # a warm-up only: the real import reports its own error
+                hook()
+
+    def close(self) -> None:
+        """Stop the process now: its results are in, or no longer wanted (a failed comparison), and this
+        one's exit would otherwise wait for it to finish loading its models."""
+        if self._pool is None:
+            return
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        self._pool = None
+
+    def __enter__(self) -> ProcessScorer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def compare(audio: Audio, points: list[OperatingPoint],
             progress: Callable[[float, str], None] | None = None,
-            cache: ResultCache | None = None) -> Comparison:
+            cache: ResultCache | None = None, scorer: Scorer | None = None) -> Comparison:
     """Round-trip and score every point (or take it from `cache`, which then keeps the new ones). A codec
     whose weights cannot be had is skipped with its message (the others still run); if none can run, that
-    message is the error."""
+    message is the error. `scorer` decides where the metrics run (default: here, at once)."""
     if not points:
         raise RequestError("Choose at least one codec operating point.")
-    entries, skipped, reused = [], [], 0
+    scorer = scorer or InlineScorer()
+    done: list[Entry | tuple[OperatingPoint, RoundTrip, PendingScores, str]] = []
+    skipped, reused = [], 0
     clip = clip_hash(audio) if cache is not None else ""
     for i, point in enumerate(points):
         # new weights (the real ones, say) are computed afresh
         key = f"{clip}|{weights_identity(point.codec)}" if cache is not None else ""
         known = cache.get(key, point) if cache is not None else None
         if known is not None:
-            entries.append(known)
+            done.append(known)
             reused += 1
             continue
         if progress:
@@ -157,11 +267,22 @@ def compare(audio: Audio, points: list[OperatingPoint],
         except WeightsUnavailable as missing:
             skipped.append((point, str(missing)))
             continue
-        entries.append(Entry(point, result, score(result.input, result.output)))
-        if cache is not None:
-            cache.put(key, entries[-1])
+        pending = (point, result, scorer.submit(result.input, result.output), key)
+        done.append(pending if scorer.defers else _entry(pending, cache))  # at once: cached as it comes
+    entries = [_entry(item, cache) for item in done]
     if progress:
         progress(1.0, "done")
     if not entries:
         raise CodecArenaError(" ".join(message for _, message in skipped))
     return Comparison(audio, entries, skipped, reused)
+
+
+def _entry(item: Entry | tuple[OperatingPoint, RoundTrip, PendingScores, str], cache: ResultCache | None) -> Entry:
+    """A cached entry as it is; a new one with its scores, kept in the cache."""
+    if isinstance(item, Entry):
+        return item
+    point, result, pending, key = item
+    entry = Entry(point, result, pending())
+    if cache is not None:
+        cache.put(key, entry)
+    return entry

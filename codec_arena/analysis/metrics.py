@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -247,6 +247,7 @@ def stoi_score(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, ex
 
 
 _VISQOL_LOCK = threading.Lock()
+_TORCH_THREADS: int | None = None  # set in a process that only scores (`prepare_scoring_process`)
 
 
 def _visqol(mode: str):
@@ -284,6 +285,10 @@ def speaker_similarity(reference: np.ndarray, estimate: np.ndarray, sample_rate:
 
     require_sound(reference)
     encoder = model_cache.get("resemblyzer", "cpu", lambda: VoiceEncoder("cpu", verbose=False))
+    if _TORCH_THREADS:  # again each time: ViSQOL's numba (OpenMP layer) resets the count it shares with torch
+        import torch
+
+        torch.set_num_threads(_TORCH_THREADS)
     embeddings = []
     for x in (reference, estimate):
         wav = preprocess_wav(x.astype(np.float32), source_sr=sample_rate)  # 16 kHz, silences trimmed
@@ -315,3 +320,23 @@ def score(reference: Audio, estimate: Audio) -> Scores:
     scores.set("visqol_audio", lambda: visqol_score(ref, est, rate, "audio"))
     scores.set("speaker_similarity", lambda: speaker_similarity(ref, est, rate))
     return scores
+
+
+def prepare_scoring_process(sample_rates: Iterable[int]) -> None:
+    """Ready a process that only scores (the CLI's, beside the one running the codecs) while the codec
+    still loads: one torch thread, then every metric once on a second of signal at each rate, so the
+    libraries are imported, ViSQOL's and Resemblyzer's models loaded and their first-call costs (numba's
+    cache, oneDNN's kernels) paid. One thread because Resemblyzer's LSTM is a chain of small per-frame
+    products: a second intra-op thread adds a fork/join per step and nothing else, and beside a codec
+    using every core it made speaker similarity 10-100x slower. The numbers do not depend on the thread
+    count, nor on what was scored before (tests/test_compare_speed.py)."""
+    global _TORCH_THREADS
+    import torch
+
+    from ..signals import seeded_audio
+
+    _TORCH_THREADS = 1
+    torch.set_num_threads(_TORCH_THREADS)
+    for rate in sorted(set(sample_rates)):
+        clip = seeded_audio(rate, 1.0)[None]
+        score(Audio(clip, rate), Audio(0.5 * clip, rate))

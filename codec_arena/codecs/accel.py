@@ -26,6 +26,7 @@ import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -125,3 +126,25 @@ def _compile(path: Path) -> Runner:
         return np.array(request.get_output_tensor(0).data, copy=True)
 
     return run
+
+
+class FastParts:
+    """A codec's networks on the fast path, converted on first use and kept with the codec object:
+    `get(name, ...)` gives a runner, or None for torch (also when turned off after loading)."""
+
+    def __init__(self, weights_path: Path | None, device: str) -> None:
+        self.weights_path, self.device = weights_path, device
+        self._runners: dict[str, Runner | None] = {}
+
+    def get(self, name: str, module: Callable[[], Any], example: Callable[[], Any],
+            dims: Sequence[int | None]) -> Runner | None:
+        """`module()` and `example()` are only called when a conversion is needed."""
+        if not enabled():
+            return None
+        if name not in self._runners:
+            self._runners[name] = converted(module(), name, example(), dims, self.weights_path, self.device)
+        return self._runners[name]
+
+    def active(self) -> list[str]:
+        """The networks running on the fast path (shown in tests and benchmarks)."""
+        return sorted(name for name, runner in self._runners.items() if runner is not None)

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import weights
+from . import accel
 from .base import CodecInfo, OperatingPoint
 from .chunked import ChunkedCodec
 
@@ -99,6 +100,7 @@ class BigCodecCodec(ChunkedCodec):
         self.info, self.model, self.device, self.checkpoint = info, model, device, checkpoint
         self.hop = int(model["encoder"].hop_length)
         self.context_units = self.decode_context_units = CONTEXT_FRAMES
+        self.fast = accel.FastParts(checkpoint, device)
 
     def encode_chunk(self, x: np.ndarray, point: OperatingPoint) -> np.ndarray:
         """[B, 1, n] -> codes [B, K, ceil(n / hop)] (K = 1; the decoder's VQ returns (K, B, T))."""
@@ -115,14 +117,35 @@ class BigCodecCodec(ChunkedCodec):
 
         decoder = self.model["decoder"]
         vq = torch.from_numpy(np.ascontiguousarray(tokens.transpose(0, 2, 1))).to(self.device)  # (B, T, K)
-        return decoder(decoder.vq2emb(vq).transpose(1, 2), vq=False).float().cpu().numpy()
+        z = decoder.vq2emb(vq).transpose(1, 2)
+        width = int(z.shape[1])
+        fast = self.fast.get("decoder", lambda: synthesis_module(decoder), lambda: torch.zeros(1, width, 8),
+                             (None, width, None))
+        return fast(z.numpy()) if fast is not None else decoder(z, vq=False).float().cpu().numpy()
 
     def _latent(self, x: np.ndarray):
         import torch
         import torch.nn.functional as F
 
-        audio = torch.from_numpy(x).to(self.device)
-        return self.model["encoder"](F.pad(audio, (0, -audio.shape[-1] % self.hop)))
+        audio = F.pad(torch.from_numpy(x).to(self.device), (0, -x.shape[-1] % self.hop))
+        fast = self.fast.get("encoder", lambda: self.model["encoder"], lambda: torch.zeros(1, 1, self.hop * 8),
+                             (None, 1, None))
+        return torch.from_numpy(fast(audio.numpy())) if fast is not None else self.model["encoder"](audio)
+
+
+def synthesis_module(decoder):
+    """The decoder's audio branch alone (`decoder(z, vq=False)`) as a module the converter can trace."""
+    import torch
+
+    class Synthesis(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.decoder = decoder
+
+        def forward(self, z):
+            return self.decoder(z, vq=False)
+
+    return Synthesis()
 
 
 SMALL = dict(ngf=2, out_channels=16, upsample_initial_channel=64)

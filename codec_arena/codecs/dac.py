@@ -94,7 +94,7 @@ class DacCodec(ChunkedCodec):
         self.info, self.model, self.device, self.checkpoint = info, model, device, checkpoint
         self.hop = int(model.hop_length)
         self.context_units = self.decode_context_units = math.ceil(model.delay / self.hop) + 2
-        self._fast_parts: dict[str, object] = {}
+        self.fast = accel.FastParts(checkpoint, device)
 
     def encode_chunk(self, x: np.ndarray, point: OperatingPoint) -> np.ndarray:
         """[B, 1, n] -> codes [B, K, ceil(n / hop)]: `DAC.encode`, the encoder on the fast path."""
@@ -124,17 +124,12 @@ class DacCodec(ChunkedCodec):
 
     def _fast(self, part: str):
         """`model.encoder` or `model.decoder` on the OpenVINO CPU path (`accel`), or None (torch)."""
-        if not accel.enabled():
-            return None
-        if part not in self._fast_parts:
-            import torch
+        import torch
 
-            latent = int(self.model.latent_dim)
-            example, dims = ((torch.zeros(1, 1, self.hop * 8), (None, 1, None)) if part == "encoder"
-                             else (torch.zeros(1, latent, 8), (None, latent, None)))
-            self._fast_parts[part] = accel.converted(getattr(self.model, part), f"{part}", example, dims,
-                                                     self.checkpoint, self.device)
-        return self._fast_parts[part]
+        channels = 1 if part == "encoder" else int(self.model.latent_dim)
+        length = self.hop * 8 if part == "encoder" else 8
+        return self.fast.get(part, lambda: getattr(self.model, part), lambda: torch.zeros(1, channels, length),
+                             (None, channels, None))
 
     def input_gain(self, stats) -> tuple[float, dict[str, np.ndarray]]:
         """`compress`: normalise to NORMALIZE_DB, then `ensure_max_of_audio` (peak at most 1)."""

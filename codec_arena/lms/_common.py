@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -12,6 +13,14 @@ from ..audio import Audio
 from ..codecs import codec_info
 from ..codecs.base import Codes
 from .base import GenerationRequest, Progress
+
+FAST_ENV = "CODEC_ARENA_LM_FAST"
+
+
+def fast_enabled() -> bool:
+    """The models' fast decoding paths (static caches, lean steps; same tokens) unless
+    CODEC_ARENA_LM_FAST=0 asks for the reference paths, to compare or to rule them out."""
+    return os.environ.get(FAST_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def sampling_kwargs(request: GenerationRequest) -> dict:

@@ -141,9 +141,22 @@ class MultiheadAttention(nn.Module):
             scores = scores.masked_fill(mask, float("-inf"))
         return self._merge(F.softmax(scores, dim=-1) @ v), (k, v)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Full attention (the NAR)."""
+    def step(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, length: int) -> torch.Tensor:
+        """The AR's step on a preallocated cache: the new position's key and value are written in place
+        at `length` (no re-concatenation of the whole past each step), then the same explicit softmax
+        as `cached` over positions 0..length. x (1, 1, D); keys, values (1, H, capacity, D / H)."""
         q, k, v = self._split(x)
+        keys[:, :, length:length + 1].copy_(k)
+        values[:, :, length:length + 1].copy_(v)
+        k, v = keys[:, :, :length + 1], values[:, :, :length + 1]
+        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.shape[-1]))
+        return self._merge(F.softmax(scores, dim=-1) @ v)
+
+    def forward(self, x: torch.Tensor, rows: int | None = None) -> torch.Tensor:
+        """Full attention (the NAR); `rows`: only the last `rows` positions' outputs (all keys)."""
+        q, k, v = self._split(x)
+        if rows is not None:
+            q = q[:, :, -rows:]
         return self._merge(F.scaled_dot_product_attention(q, k, v))
 
 
@@ -166,8 +179,15 @@ class TransformerLayer(nn.Module):
         x = x + attended
         return x + self.feed_forward(self.norm2(x)), kv
 
-    def forward(self, x: torch.Tensor, stage: torch.Tensor) -> torch.Tensor:
-        x = x + self.self_attn(self.norm1(x, stage))
+    def step(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, length: int) -> torch.Tensor:
+        x = x + self.self_attn.step(self.norm1(x), keys, values, length)
+        return x + self.feed_forward(self.norm2(x))
+
+    def forward(self, x: torch.Tensor, stage: torch.Tensor, rows: int | None = None) -> torch.Tensor:
+        """`rows`: compute only the last `rows` positions (the NAR's last layer, whose other outputs
+        nobody reads)."""
+        attended = self.self_attn(self.norm1(x, stage), rows)
+        x = (x if rows is None else x[:, -rows:]) + attended
         return x + self.feed_forward(self.norm2(x, stage))
 
 
@@ -221,10 +241,11 @@ class VallEX(nn.Module):
 
     def generate_first(self, text: torch.Tensor, enroll: int, prompt: torch.Tensor, prompt_language: int,
                        text_languages: torch.Tensor, sample: Sampler, max_frames: int,
-                       on_step: Callable[[int], None] | None = None) -> torch.Tensor:
+                       on_step: Callable[[int], None] | None = None, fast: bool = True) -> torch.Tensor:
         """The AR: codebook-1 tokens after the prompt's, until EOS, 16 per text token (the release's
         cap) or `max_frames`. text (1, L) with the transcript's `enroll` tokens first; prompt (1, P, 8).
-        Returns (N,) tokens."""
+        Returns (N,) tokens. `fast` keeps the keys and values in a preallocated cache written in place;
+        False is the reference path (a cache concatenated anew each step); both compute the same logits."""
         x = self._text(self.ar_text_embedding, self.ar_language_embedding, self.ar_text_position,
                        text, enroll, prompt_language, text_languages)
         text_len = text.shape[1]
@@ -236,30 +257,64 @@ class VallEX(nn.Module):
         mask[text_len:, text_len:] = torch.triu(torch.ones(audio_len, audio_len, dtype=torch.bool,
                                                            device=text.device), diagonal=1)
         past: list = [None] * len(self.ar_decoder.layers)
+        for i, layer in enumerate(self.ar_decoder.layers):  # the prompt, in one pass
+            xy, past[i] = layer.cached(xy, mask, past[i])
+        cap = text_len * 16
+        step = self._static_steps(past, min(cap, max_frames)) if fast else self._concat_steps(past)
         generated: list[torch.Tensor] = []
         while True:
-            for i, layer in enumerate(self.ar_decoder.layers):
-                xy, past[i] = layer.cached(xy, mask, past[i])
-            logits = self.ar_predict_layer(self.ar_decoder.norm(xy[:, -1]))
-            token = sample(logits)
-            if int(token) == EOS or len(generated) >= text_len * 16:
+            token = sample(self.ar_predict_layer(self.ar_decoder.norm(xy[:, -1])))
+            if int(token) == EOS or len(generated) >= cap:
                 break
             generated.append(token[0])
             if on_step is not None:
                 on_step(len(generated))
             if len(generated) >= max_frames:
                 break
-            xy = self.ar_audio_position(self.ar_audio_embedding(token), start=audio_len + len(generated) - 1)
-            mask = None  # one new audio position sees everything before it
+            position = audio_len + len(generated) - 1
+            xy = step(self.ar_audio_position(self.ar_audio_embedding(token), start=position))
         if not generated:
             return torch.zeros(0, dtype=torch.long, device=text.device)
         return torch.cat(generated).long()
 
+    def _concat_steps(self, past: list) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The reference step: each layer concatenates its past keys and values with the new ones."""
+
+        def step(xy: torch.Tensor) -> torch.Tensor:
+            for i, layer in enumerate(self.ar_decoder.layers):
+                xy, past[i] = layer.cached(xy, None, past[i])  # one new position sees everything before it
+            return xy
+
+        return step
+
+    def _static_steps(self, past: list, steps: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The fast step: the prompt pass's keys and values copied once into buffers with room for
+        `steps` more positions, each step writing one position in place."""
+        batch, heads, length, head = past[0][0].shape
+        shape = (batch, heads, length + steps, head)
+        like = past[0][0]
+        caches = []
+        for keys, values in past:
+            buffers = (like.new_empty(shape), like.new_empty(shape))
+            buffers[0][:, :, :length].copy_(keys)
+            buffers[1][:, :, :length].copy_(values)
+            caches.append(buffers)
+        filled = [length]
+
+        def step(xy: torch.Tensor) -> torch.Tensor:
+            for layer, (keys, values) in zip(self.ar_decoder.layers, caches, strict=True):
+                xy = layer.step(xy, keys, values, filled[0])
+            filled[0] += 1
+            return xy
+
+        return step
+
     def generate_rest(self, text: torch.Tensor, enroll: int, prompt: torch.Tensor, prompt_language: int,
                       text_languages: torch.Tensor, first: torch.Tensor,
-                      on_stage: Callable[[int], None] | None = None) -> torch.Tensor:
+                      on_stage: Callable[[int], None] | None = None, fast: bool = True) -> torch.Tensor:
         """The NAR: codebooks 2-8 for the generated frames, greedy, one pass per codebook, the prompt's
-        8 codebooks as prefix. first (N,) -> codes (N, 8)."""
+        8 codebooks as prefix. first (N,) -> codes (N, 8). `fast`: the last layer computes only the
+        generated frames' rows (the text's and prompt's are never read)."""
         prompt_len = prompt.shape[1]
         x = self._text(self.nar_text_embedding, self.nar_language_embedding, self.nar_text_position,
                        text, enroll, prompt_language, text_languages)
@@ -271,9 +326,11 @@ class VallEX(nn.Module):
         for i, predict in enumerate(self.nar_predict_layers):
             stage = self.nar_stage_embeddings[i].weight
             h = torch.cat([x, self.nar_audio_position(y)], dim=1)
-            for layer in self.nar_decoder.layers:
+            *layers, last = self.nar_decoder.layers
+            for layer in layers:
                 h = layer(h, stage)
-            tokens = predict(self.nar_decoder.norm(h, stage)[:, text_len + prompt_len:]).argmax(dim=-1)
+            h = last(h, stage, rows=first.shape[0]) if fast else last(h, stage)[:, text_len + prompt_len:]
+            tokens = predict(self.nar_decoder.norm(h, stage)).argmax(dim=-1)
             codes.append(tokens[0])
             if i < NUM_QUANTIZERS - 2:
                 y[:, prompt_len:] += self.nar_audio_embeddings[i + 1](tokens)

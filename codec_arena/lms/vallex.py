@@ -251,12 +251,15 @@ class VallEXModel:
             codes = codec.encode(Audio(samples.astype(np.float32), SAMPLE_RATE), CODEC_KBPS)
         return torch.from_numpy(codes.tokens.T.copy())[None].to(self.device)
 
-    def generate(self, request: GenerationRequest, progress: Progress) -> RawGeneration:
+    def generate(self, request: GenerationRequest, progress: Progress, fast: bool | None = None) -> RawGeneration:
+        """`fast` (default: on unless CODEC_ARENA_LM_FAST=0) runs the AR on a preallocated cache and
+        the NAR without recomputing what stays the same; off, the reference path. Same tokens."""
         import torch
 
         from . import _vallex_nets as nets
-        from ._common import audio_of, codes_of
+        from ._common import audio_of, codes_of, fast_enabled
 
+        fast = fast_enabled() if fast is None else fast
         prompt_ids, _ = self.tokenizer.encode(request.prompt_text, "prompt's transcript")
         text_ids, languages = self.tokenizer.encode(request.text, "text")
         with self._lock, torch.inference_mode():
@@ -277,13 +280,13 @@ class VallEXModel:
 
             sample = nets.sampler(request.temperature, request.top_k, request.top_p)
             first = self.valle.generate_first(text, len(prompt_ids), prompt, english, text_languages, sample,
-                                              max_frames, on_step)
+                                              max_frames, on_step, fast=fast)
             if first.numel() == 0:
                 raise RequestError("VALL-E X ended its speech before the first frame. Try another seed, or a "
                                    "longer text.")
             codes = self.valle.generate_rest(
                 text, len(prompt_ids), prompt, english, text_languages, first,
-                lambda k: progress(0.85 + 0.1 * (k - 1) / 7, f"NAR: codebook {k}/8"))
+                lambda k: progress(0.85 + 0.1 * (k - 1) / 7, f"NAR: codebook {k}/8"), fast=fast)
             if self.device.startswith("cuda"):
                 torch.cuda.synchronize()
             generate_s = time.perf_counter() - start
