@@ -292,3 +292,12 @@ def test_a_participant_sees_letters_never_condition_names(db: Store, method_id: 
     training = service.training_trial(created.test_id, token, db=db)
     named = [label for label, _ in training.sources if label != "Reference"]
     assert named and all(" = " in label and label.split(" = ")[1] in conditions for label in named)
+
+
+def test_ids_and_tokens_never_start_with_a_dash(monkeypatch):
+    """An id like "-x3…" would read as an option on the command line; the first draw here starts with one."""
+    from codec_arena.listening import store
+
+    draws = iter(["-abc", "-def", "xyz"])
+    monkeypatch.setattr(store.secrets, "token_urlsafe", lambda nbytes: next(draws))
+    assert store.shell_safe_token(6) == "xyz"

@@ -74,6 +74,14 @@ def data_dir() -> Path:
     return Path(configured).expanduser() if configured else Path.home() / ".local" / "share" / "codec-arena"
 
 
+def shell_safe_token(nbytes: int) -> str:
+    """`secrets.token_urlsafe`, never starting with "-": a test id or token that did would read as an
+    option on the command line (`codec-arena listening results -x3…` fails), one time in 64."""
+    while (token := secrets.token_urlsafe(nbytes)).startswith("-"):
+        pass
+    return token
+
+
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -150,7 +158,7 @@ class Store:
     def create_test(self, title: str, method: str, instructions: str, per_participant: int, training: bool,
                     settings: dict[str, Any], trials: list[Trial], stimuli: list[Stimulus]) -> tuple[str, str]:
         """Store a rendered test; returns (test id, owner token). The token is shown once, never stored."""
-        test_id, token = secrets.token_urlsafe(6), secrets.token_urlsafe(24)
+        test_id, token = shell_safe_token(6), shell_safe_token(24)
         with self._transaction() as db:
             db.execute("INSERT INTO tests VALUES (?,?,?,?,?,?,?,?,?)",
                        (test_id, digest(token), title, method, instructions, per_participant, int(training),
@@ -244,7 +252,7 @@ class Store:
     # participants ----------------------------------------------------------------------------
     def join(self, test: TestRow, rng: random.Random | None = None) -> tuple[str, Participant]:
         """A new participant with a balanced, shuffled plan; returns (their secret token, participant)."""
-        token, participant_id = secrets.token_urlsafe(18), "p-" + secrets.token_hex(8)
+        token, participant_id = shell_safe_token(18), "p-" + secrets.token_hex(8)
         with self._transaction() as db:
             joined = db.execute("SELECT COUNT(*) FROM participants WHERE test_id = ?", (test.id,)).fetchone()[0]
             if joined >= MAX_PARTICIPANTS:
