@@ -65,7 +65,7 @@ def cache_dir(weights_path: Path) -> Path:
 
 
 def converted(module, name: str, example, dims: Sequence[int | None], weights_path: Path | None,
-              device: str, dtype: str = "f32") -> Runner | None:
+              device: str) -> Runner | None:
     """`module` as an OpenVINO CPU network taking numpy arrays shaped like `example` (`dims`: None for a
     dynamic axis), or None when the fast path does not apply. The first call on a machine converts and
     saves the network; later calls read it back (about a second)."""
@@ -76,7 +76,7 @@ def converted(module, name: str, example, dims: Sequence[int | None], weights_pa
     try:
         with _CONVERT_LOCK:
             if not path.exists():
-                _convert(module, example, dims, path, dtype)
+                _convert(module, example, dims, path)
         return _compile(path)
     except Exception as exc:  # a conversion the library cannot do: the torch path still works
         log.warning("The fast CPU path for %s is unavailable (%s); using torch.", name, exc)
@@ -92,17 +92,16 @@ def _cached_path(name: str, weights_path: Path, version: str) -> Path:
     return cache_dir(weights_path) / f"{Path(weights_path).stem}-{name}-{key.hexdigest()[:12]}.xml"
 
 
-def _convert(module, example, dims: Sequence[int | None], path: Path, dtype: str) -> None:
+def _convert(module, example, dims: Sequence[int | None], path: Path) -> None:
     import torch
 
     ov = _openvino()
 
     shape = ov.PartialShape([-1 if d is None else d for d in dims])
-    kind = {"f32": ov.Type.f32, "i64": ov.Type.i64}[dtype]
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on Python branches fixed at trace time
         example = example.clone()  # a normal tensor, even when the caller runs in inference mode
-        network = ov.convert_model(module, example_input=example, input=[(shape, kind)])
+        network = ov.convert_model(module, example_input=example, input=[(shape, ov.Type.f32)])
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.stem}.{os.getpid()}.xml")
     ov.save_model(network, str(partial), compress_to_fp16=False)
