@@ -114,6 +114,8 @@ def test_confirmed_submits_survive_a_killed_server_and_the_test_resumes(cache_en
                     enough.set()
 
         clients = [client(url, via) for _ in takers]
+        for api, taker in zip(clients, takers, strict=True):  # everyone in the class before the stream starts:
+            taker.token = call(api, "listening_join", created.test_id)["token"]  # a late join could miss the kill
         threads = [threading.Thread(target=take, args=(api, created.test_id, t, confirmed), daemon=True)
                    for api, t in zip(clients, takers, strict=True)]
         for thread in threads:
