@@ -4,6 +4,8 @@
 # quick and any change to a requirement file builds a fresh one.
 #   scripts/env.sh          runtime dependencies
 #   scripts/env.sh --dev    plus test tools and Debian's chromium for the browser tests
+# Both install Debian's ffmpeg when it is missing and apt can run without a password (root, or sudo -n):
+# Gradio encodes the Codec LM tab's live audio with it; without it that player is hidden.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,16 +27,28 @@ if [ ! -f "$venv/.runtime-ok" ]; then
   touch "$venv/.runtime-ok"
 fi
 
+# apt_install PACKAGE PROGRAM WHY: Debian's PACKAGE unless PROGRAM is on PATH; a note saying WHY if it cannot be.
+apt_install() {
+  command -v "$2" >/dev/null && return 0
+  if [ "$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+    echo "$1 is not installed (apt needs a password here): $3" >&2; return 0
+  fi
+  echo "Installing Debian's $1" >&2
+  { $sudo apt-get install -y -q "$1" >&2 || { $sudo apt-get update -q >&2 && $sudo apt-get install -y -q "$1" >&2; }; } \
+    || echo "$1 could not be installed: $3" >&2
+}
+export DEBIAN_FRONTEND=noninteractive
+if command -v apt-get >/dev/null; then
+  apt_install ffmpeg ffmpeg "the Codec LM tab's live player stays hidden"
+fi
+
 if [ "$dev" = 1 ]; then
   if [ ! -f "$venv/.dev-ok" ]; then
     "$venv/bin/pip" install -q -r requirements-dev.txt >&2
     touch "$venv/.dev-ok"
   fi
-  if [ ! -x /usr/bin/chromium ]; then
-    echo "Installing Debian's chromium for the browser tests" >&2
-    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-    $sudo apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium >&2 \
-      || echo "chromium could not be installed: browser tests will be skipped" >&2
+  if command -v apt-get >/dev/null; then
+    apt_install chromium chromium "browser tests will be skipped"
   fi
 fi
 

@@ -123,6 +123,32 @@ def test_continuation_encodes_the_clip_and_returns_only_the_new_part(cache_env, 
         assert not np.array_equal(result.codes.tokens, generate("musicgen_medium", other).codes.tokens), other
 
 
+@pytest.mark.parametrize(("lm_id", "task", "prompt"), [("musicgen_small", "music", None),
+                                                    ("musicgen_medium", "continuation", 1.0),
+                                                    ("musicgen_melody", "melody", 2.0)])
+def test_live_audio_arrives_while_generating_and_adds_up_to_the_result(cache_env, lm_id, task, prompt):
+    """The Codec LM tab's live player: pieces come before the last step, and laid end to end they are the
+    returned audio (prefix decodes agree with the final decode away from their ends); the tokens are
+    those of a generation without the live decoding."""
+    steps, pieces = [], []
+    request = ask(task, seconds=2.0, seed=5, prompt=clip(prompt) if prompt else None)
+    result = generate(lm_id, request, progress=lambda f, m: steps.append(m),
+                      on_audio=lambda piece: pieces.append((len(steps), piece)))
+    assert lm_info(lm_id).streams and len(pieces) >= 3
+    total_steps = 100 + 3
+    assert pieces[0][0] < 100 // 5 and pieces[-2][0] < total_steps // 5  # reported every 5 steps
+    assert all(p.dtype == np.float32 and p.ndim == 1 and p.size for _, p in pieces)
+    np.testing.assert_allclose(np.concatenate([p for _, p in pieces]), result.audio.samples[0], atol=1e-4)
+    assert np.array_equal(result.codes.tokens, generate(lm_id, request).codes.tokens)
+
+
+def test_models_that_do_not_stream_ignore_the_sink(cache_env):
+    pieces = []
+    result = generate("bark", GenerationRequest(task="speech", text="Hello.", max_seconds=0.5),
+                      on_audio=pieces.append)
+    assert not lm_info("bark").streams and pieces == [] and result.audio.frames > 0
+
+
 def test_continuation_must_fit_in_thirty_seconds(cache_env):
     with pytest.raises(RequestError, match=r"clip \(29.0 s\) plus the length asked \(2 s\) is over the 30 s"):
         generate("musicgen_small", ask("continuation", seconds=2.0, prompt=clip(29.0)))

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..audio import Audio
 from ..codecs.base import Codes
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TASKS = {
     "tts": "Zero-shot TTS (voice prompt)",
@@ -25,6 +28,9 @@ TASKS = {
 }
 
 Progress = Callable[[float, str], None]  # fraction done (0..1), a short message
+# Audio as it is generated: successive pieces [n] of mono float32 at the model's rate, which laid end to end
+# are the finished generation's audio (for playback that starts before generation ends).
+AudioSink = Callable[["np.ndarray"], None]
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class LMInfo:
     speakers: tuple[str, ...] = ()  # built-in voices (Bark presets)
     cpu_frames_per_s: float = 0.0  # codec frames generated per second on a 2-thread CPU, real size
     hardware: str = ""  # what it needs to be pleasant to use
+    streams: bool = False  # decodes as it generates: `generate(..., on_audio=)` gets the audio piece by piece
     notes: str = ""
 
     def does(self, task: str) -> bool:
@@ -145,7 +152,8 @@ class RawGeneration:
 @runtime_checkable
 class CodecLM(Protocol):
     """A loaded model. `generate` receives a validated request (task supported, text and prompt
-    checked, prompt already at `info.sample_rate`, mono) and the seed already set."""
+    checked, prompt already at `info.sample_rate`, mono) and the seed already set. A model whose info
+    says `streams` also takes `on_audio` (an `AudioSink`) and feeds it while it generates."""
 
     info: LMInfo
     checkpoint: object  # the Path whose presence means downloaded (random-weight marker beside it)

@@ -49,7 +49,7 @@ import numpy as np
 from .. import weights
 from ..errors import RequestError, WeightsMismatch
 from ._common import audio_of, codes_of, sampling_kwargs, step_progress, timed
-from .base import GenerationRequest, LMInfo, Progress, RawGeneration
+from .base import AudioSink, GenerationRequest, LMInfo, Progress, RawGeneration
 
 CODEC_ID, FRAME_RATE, CODEBOOKS, CODEBOOK_SIZE, SAMPLE_RATE = "encodec_32khz", 50, 4, 2048, 32_000
 HOP = SAMPLE_RATE // FRAME_RATE
@@ -57,6 +57,8 @@ GUIDANCE_SCALE = 3.0  # the model cards' guidance_scale and audiocraft's cfg_coe
 MAX_SECONDS = 30.0  # training segments; melody chroma covers 235 frames = 30 s
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "spiece.model"]  # configs, weights (sharded or not), tokenizer
 MELODY = "musicgen_melody"
+STREAM_FRAMES = 25  # frames (0.5 s) before the first piece of live audio, and at least this many between pieces
+MARGIN_FRAMES = 8  # a prefix's last frames are held back: beyond EnCodec's right receptive field, final samples
 
 _COMMON = dict(
     codec_id=CODEC_ID, codec_kbps=2.2, codebooks=CODEBOOKS,
@@ -68,6 +70,7 @@ _COMMON = dict(
                  "classifier-free guidance (scale 3)",  # melody: see its entry
     survey="Wu et al. 2024, §III",
     sample_rate=SAMPLE_RATE, max_seconds=MAX_SECONDS, max_text_chars=500, prompt_seconds=(1.0, 30.0),
+    streams=True,
 )
 INFOS = [
     LMInfo(id="musicgen_small", cpu_frames_per_s=4.4, name="MusicGen small", tasks=("music", "continuation"),
@@ -178,7 +181,10 @@ class MusicGenLM:
             batch["attention_mask"][:] = 0
         return {key: value.to(self.device) for key, value in batch.items()}
 
-    def generate(self, request: GenerationRequest, progress: Progress) -> RawGeneration:
+    def generate(self, request: GenerationRequest, progress: Progress,
+                 on_audio: AudioSink | None = None) -> RawGeneration:
+        """`on_audio` hears the audio while it is generated (`_LiveAudio`); the pieces laid end to end are
+        the returned audio."""
         import torch
 
         frames = max(1, round(request.max_seconds * FRAME_RATE))
@@ -189,6 +195,9 @@ class MusicGenLM:
         steps = frames + CODEBOOKS - 1  # the delay pattern: the last codebook finishes 3 steps after the first
         kwargs = dict(sampling_kwargs(request), guidance_scale=GUIDANCE_SCALE, max_new_tokens=steps,
                       stopping_criteria=[step_progress(progress, steps)])
+        live = _LiveAudio(self.model.audio_encoder.decode, frames, on_audio) if on_audio else None
+        if live is not None:
+            kwargs["stopping_criteria"].append(live)
         timings: dict[str, float] = {}
         with self._lock, torch.inference_mode():
             inputs = self.inputs(request)
@@ -201,14 +210,55 @@ class MusicGenLM:
             progress(0.99, "Decoding with EnCodec 32 kHz")
             with timed(timings, "decode"):
                 wav = self.model.audio_encoder.decode(tokens[None, None], audio_scales=[None]).audio_values[0, 0]
+        audio = audio_of(wav, frames, HOP, SAMPLE_RATE)
+        if live is not None:
+            live.finish(audio.samples[0])
         notes = [f"classifier-free guidance scale {GUIDANCE_SCALE:g} (fixed)"]
         if request.task == "continuation":
             notes.append(f"continues {request.prompt.duration:.1f} s of the clip; the output is the new part only")
         if request.task == "melody":
             notes.append("chroma of the whole mix (no Demucs stem separation)")
-        return RawGeneration(audio=audio_of(wav, frames, HOP, SAMPLE_RATE),
-                             codes=codes_of(tokens, CODEC_ID, frames * HOP), generate_s=timings["generate"],
-                             decode_s=timings["decode"], notes=tuple(notes))
+        return RawGeneration(audio=audio, codes=codes_of(tokens, CODEC_ID, frames * HOP),
+                             generate_s=timings["generate"], decode_s=timings["decode"], notes=tuple(notes))
+
+
+class _LiveAudio:
+    """A transformers `StoppingCriteria` that never stops but decodes the frames finished so far and hands
+    the new audio to `sink`. The sequence is in the delay pattern (codebook k's frame j at column
+    prompt + j + k + 1), so frame j is finished once the last codebook has written it. Each time at least
+    `STREAM_FRAMES` new frames are finished (and half as many as already played, so decoding stays linear
+    in the length), the generated frames are decoded from the first, as the final decode does, and the
+    samples before the last `MARGIN_FRAMES` are final: they are sent. `finish` sends the rest from the
+    final decode, so the pieces add up to exactly the returned audio."""
+
+    def __init__(self, decode, frames: int, sink: AudioSink) -> None:
+        self.decode, self.frames, self.sink = decode, frames, sink
+        self.prompt_frames: int | None = None
+        self.sent = 0  # samples handed to the sink
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        length = input_ids.shape[-1]
+        if self.prompt_frames is None:  # the first step: the sequence was BOS + prompt frames, plus this one
+            self.prompt_frames = length - 2
+        done = min(length - CODEBOOKS - self.prompt_frames, self.frames)  # generated frames finished
+        ready = (done - MARGIN_FRAMES) * HOP
+        if done < self.frames and ready - self.sent >= max(STREAM_FRAMES * HOP, self.sent // 2):
+            grid = input_ids.reshape(-1, CODEBOOKS, length)[0]
+            start = self.prompt_frames + 1
+            tokens = torch.stack([grid[k, start + k: start + k + done] for k in range(CODEBOOKS)])
+            wav = self.decode(tokens[None, None], audio_scales=[None]).audio_values[0, 0]
+            self._send(wav.float().cpu().numpy()[self.sent: ready])
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    def finish(self, samples: np.ndarray) -> None:
+        self._send(samples[self.sent:])
+
+    def _send(self, piece: np.ndarray) -> None:
+        if piece.size:
+            self.sent += piece.size
+            self.sink(np.ascontiguousarray(piece, dtype=np.float32))
 
 
 class _codes_from_generate:

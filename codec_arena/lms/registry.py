@@ -20,7 +20,7 @@ from ..errors import RequestError
 from ..registry import Registry
 from ..runtime import pick_device
 from ..weights import WeightSpec
-from .base import TASKS, CodecLM, Generation, GenerationRequest, LMInfo, Progress
+from .base import TASKS, AudioSink, CodecLM, Generation, GenerationRequest, LMInfo, Progress
 
 MAX_TEMPERATURE = 5.0
 MAX_TOP_K = 1000
@@ -136,8 +136,10 @@ def conform(audio: Audio, sample_rate: int) -> Audio:
 
 
 def generate(lm_id: str, request: GenerationRequest, progress: Progress | None = None,
-             device: str | None = None) -> Generation:
-    """Validate, load (cached), seed, generate. The app, the CLI and the benchmark all call this."""
+             device: str | None = None, on_audio: AudioSink | None = None) -> Generation:
+    """Validate, load (cached), seed, generate. The app, the CLI and the benchmark all call this.
+    `on_audio` receives the audio piece by piece while a streaming model (`info.streams`) generates;
+    other models ignore it (the whole audio comes back at the end either way)."""
     import torch
 
     info = lm_info(lm_id)
@@ -149,7 +151,8 @@ def generate(lm_id: str, request: GenerationRequest, progress: Progress | None =
     load_s = time.perf_counter() - start
     with _GENERATION_LOCK:  # seeding and sampling share torch's global RNG: one generation at a time
         torch.manual_seed(request.seed)
-        raw = lm.generate(request, progress)
+        raw = lm.generate(request, progress, on_audio=on_audio) if on_audio and info.streams else \
+            lm.generate(request, progress)
     progress(1.0, "Done")
     return Generation(model_id=lm_id, audio=raw.audio, codes=raw.codes, load_s=load_s,
                       generate_s=raw.generate_s, decode_s=raw.decode_s, device=lm.device,

@@ -14,6 +14,7 @@ from ..lms.base import LMInfo
 from ..runtime import gpu, pick_device
 from .errors import show_reason, user_errors
 from .inputs import ASSETS, clip_input, load_clip
+from .live import available, stream, wav_bytes
 from .outputs import output_dir
 from .roundtrip import as_gradio_audio
 from .text import code, md
@@ -109,17 +110,47 @@ def resynthesise(prompt, info: LMInfo):
 def run(task: str, model_id: str, text: str, prompt_path: str | None, prompt_text: str, speaker: str | None,
         max_seconds: float, temperature: float, top_k: float, top_p: float, seed: float,
         progress=gr.Progress()):
-    """Generate with a codec LM; returns audio, token grid, the prompt through the codec, a summary, downloads."""
+    """Generate with a codec LM (the `/generate` endpoint); returns audio, token grid, the prompt through the
+    codec, a summary, downloads (and the two boxes' visibility)."""
+    request = _request(task, text, prompt_path, prompt_text, speaker, max_seconds, temperature, top_k, top_p, seed)
+    return _generate(model_id, request, progress)
+
+
+@user_errors("generating")
+@gpu(duration=180)
+def run_live(task: str, model_id: str, text: str, prompt_path: str | None, prompt_text: str, speaker: str | None,
+             max_seconds: float, temperature: float, top_k: float, top_p: float, seed: float,
+             progress=gr.Progress()):
+    """The Generate button: `run`'s outputs, and before them, for a model that streams, its audio piece by
+    piece into the live player (the last output)."""
+    request = _request(task, text, prompt_path, prompt_text, speaker, max_seconds, temperature, top_k, top_p, seed)
+    if not streams_live(lm_info(model_id)):
+        yield *_generate(model_id, request, progress), None
+        return
+    rate = lm_info(model_id).sample_rate
+    for item in stream(lambda channel: _generate(model_id, request, progress, on_audio=channel.put)):
+        if isinstance(item, tuple):  # the generation's outputs
+            yield *item[0], gr.skip()
+        else:
+            yield *[gr.skip()] * 7, wav_bytes(item, rate)
+
+
+def _request(task, text, prompt_path, prompt_text, speaker, max_seconds, temperature, top_k, top_p,
+             seed) -> GenerationRequest:
+    prompt = load_clip(prompt_path) if prompt_path and task in PROMPT_LABELS else None
+    return GenerationRequest(task=task, text=text or "", prompt=prompt, prompt_text=prompt_text or "",
+                             speaker=speaker or "", max_seconds=float(max_seconds), temperature=float(temperature),
+                             top_k=int(top_k), top_p=float(top_p), seed=int(seed or 0))
+
+
+def _generate(model_id: str, request: GenerationRequest, progress, on_audio=None):
     from ..analysis.plots import token_heatmap
 
     info = lm_info(model_id)
-    prompt = load_clip(prompt_path) if prompt_path and task in PROMPT_LABELS else None
-    request = GenerationRequest(task=task, text=text or "", prompt=prompt, prompt_text=prompt_text or "",
-                                speaker=speaker or "", max_seconds=float(max_seconds), temperature=float(temperature),
-                                top_k=int(top_k), top_p=float(top_p), seed=int(seed or 0))
-    result = generate(model_id, request, progress=lambda f, msg: progress(f, desc=msg))
+    result = generate(model_id, request, progress=lambda f, msg: progress(f, desc=msg), on_audio=on_audio)
     grid = token_heatmap(result.codes.tokens, result.codes.frame_rate,
                          title=f"Generated {result.codes.codec_id} tokens (codebooks × frames)")
+    prompt = request.prompt
     resynth, note = resynthesise(prompt, info) if prompt is not None else (None, "")
     out = output_dir("generate-")
     wav = write_wav(result.audio, out / f"{model_id}.wav")
@@ -149,10 +180,11 @@ def on_task(task: str):
 
 def on_model(task: str, model_id: str | None, seconds: float):
     """The card, and the inputs this task and model take: card, details, prompt, transcript, voice, length,
-    and the example-voice row (zero-shot TTS only)."""
+    the example-voice row (zero-shot TTS only) and the live player (models that stream)."""
     if not model_id:
         return gr.Markdown(""), gr.Markdown(""), gr.Audio(), gr.Textbox(visible=False), \
-            gr.Dropdown(visible=False), gr.Slider(), gr.Row(visible=False), gr.Column(visible=False)
+            gr.Dropdown(visible=False), gr.Slider(), gr.Row(visible=False), gr.Column(visible=False), \
+            gr.Column(visible=False)
     info = lm_info(model_id)
     wants_prompt = task in PROMPT_LABELS
     return (gr.Markdown(model_card(info, seconds)), gr.Markdown(model_details(info)),
@@ -161,7 +193,12 @@ def on_model(task: str, model_id: str | None, seconds: float):
             gr.Dropdown(visible=bool(info.speakers), choices=[("none", ""), *[(s, s) for s in info.speakers]],
                         value=""),
             gr.Slider(maximum=info.max_seconds, value=min(seconds, info.max_seconds)),
-            gr.Row(visible=task == "tts"), gr.Column(visible=wants_prompt))
+            gr.Row(visible=task == "tts"), gr.Column(visible=wants_prompt), gr.Column(visible=streams_live(info)))
+
+
+def streams_live(info: LMInfo | None) -> bool:
+    """Whether the tab plays this model's audio while it is generated."""
+    return bool(info and info.streams and available())
 
 
 def open_model(model_id: str):
@@ -210,6 +247,9 @@ def build(tabs):
             go = gr.Button("Generate", variant="primary")
         with gr.Column(scale=2):
             summary = gr.Markdown(elem_id="ca-lm-notes")  # the tab's notes: what was generated, or why not
+            with gr.Column(visible=streams_live(first), elem_id="ca-lm-live") as live_box:  # streaming models
+                live = gr.Audio(label="Live: plays while it is generated", streaming=True, autoplay=True,
+                                interactive=False, buttons=[])
             audio = gr.Audio(label="Generated", interactive=False, buttons=["download"])
             grid = gr.Plot(label="Generated tokens")
             with gr.Column(visible=False) as resynth_box:
@@ -217,17 +257,20 @@ def build(tabs):
                                    interactive=False)
             with gr.Column(visible=False) as downloads_box:
                 downloads = gr.File(label="Downloads: wav, tokens (.npz)", file_count="multiple")
-    model_outputs = [card, details, prompt, prompt_text, speaker, seconds, example_row, prompt_box]
+    model_outputs = [card, details, prompt, prompt_text, speaker, seconds, example_row, prompt_box, live_box]
     task.input(on_task, inputs=task, outputs=[model, text, *model_outputs], api_visibility="private")
     model.change(on_model, inputs=[task, model, seconds], outputs=model_outputs, api_visibility="private")
     seconds.release(lambda m, s: gr.Markdown(model_card(lm_info(m), s)) if m else gr.Markdown(),
                     inputs=[model, seconds], outputs=card, api_visibility="private")
     example.click(use_example_voice, outputs=[prompt, prompt_text], api_visibility="private")
-    event = go.click(run, inputs=[task, model, text, prompt, prompt_text, speaker, seconds, temperature, top_k, top_p,
-                                  seed],
-                     outputs=[audio, grid, resynth, summary, downloads, resynth_box, downloads_box],
-                     api_name="generate")
-    show_reason(event, summary, [audio, grid, resynth, downloads])
+    inputs = [task, model, text, prompt, prompt_text, speaker, seconds, temperature, top_k, top_p, seed]
+    outputs = [audio, grid, resynth, summary, downloads, resynth_box, downloads_box]
+    event = go.click(run_live, inputs=inputs, outputs=[*outputs, live], api_visibility="private",
+                     show_progress_on=[audio, grid])  # the live player stays in sight while it plays
+    show_reason(event, summary, [audio, grid, resynth, downloads, live])
+    api_trigger = gr.Button(visible=False)  # `/generate` for scripts: the same outputs, no stream
+    show_reason(api_trigger.click(run, inputs=inputs, outputs=outputs, api_name="generate"), summary,
+                [audio, grid, resynth, downloads])
 
     def opener(table) -> None:
         @user_errors("opening the model")

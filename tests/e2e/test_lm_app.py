@@ -14,6 +14,7 @@ from conftest import ARTIFACTS, ROOT, tone
 from codec_arena.codecs.base import Codes
 from codec_arena.lms import list_lms
 from codec_arena.lms.cards import CARDS
+from codec_arena.ui.live import available as live_available
 
 pytestmark = pytest.mark.e2e
 SPEECH = ROOT / "assets" / "speech_arctic_a0007.wav"
@@ -171,3 +172,40 @@ def test_text_to_music_shows_no_empty_prompt_player(app_url):
         assert not tab.get_by_text("Prompt through the same codec").is_visible()
         assert page.locator('#tab-codeclm a[href^="mailto:"]').count() == 0
         page.screenshot(path=str(ARTIFACTS / "codec-lm_music_1440.png"), full_page=True)
+
+
+def live_audio(page) -> dict | None:
+    """The live player's <audio> element: source, current time, paused (None before a stream arrives)."""
+    return page.locator("#ca-lm-live").evaluate(
+        "e => { const a = e.querySelector('audio'); return a && a.src ? {t: a.currentTime, paused: a.paused} : null }")
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+@pytest.mark.skipif(not live_available(), reason="ffmpeg/ffprobe are not installed (scripts/env.sh installs them)")
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1440", "390"])
+def test_music_plays_in_the_live_player_before_generation_ends(app_url, viewport):
+    """A streaming model (MusicGen): the live player gets audio while the steps still count up, and plays it;
+    a model that does not stream shows no live player."""
+    music = next(i for i in list_lms() if i.does("music") and i.streams)
+    with browser_page(**viewport, extra_args=["--autoplay-policy=no-user-gesture-required"],
+                      touch=viewport is PHONE) as page:
+        open_app(page, app_url)
+        tab = open_tab(page, "Codec LM")
+        assert not page.locator("#ca-lm-live").is_visible()  # the first task's model (TTS) does not stream
+        tab.get_by_text("Text to music").first.click()
+        tab.get_by_text(f"{music.name} speaks").first.wait_for()
+        page.locator("#ca-lm-live").wait_for(state="visible")
+        tab.get_by_text("Generation settings").first.click()
+        seconds = tab.locator("input[type=number]").first
+        seconds.fill("20")
+        seconds.press("Enter")
+        page.wait_for_timeout(500)
+        tab.get_by_role("button", name="Generate").click()
+        page.wait_for_function("() => { const a = document.querySelector('#ca-lm-live audio'); return a && a.src }",
+                               timeout=180_000)
+        assert tab.get_by_text("tokens/s").count() == 0, "the live audio came only after the generation"
+        page.screenshot(path=str(ARTIFACTS / f"codec-lm-live_{viewport['width']}.png"))
+        tab.get_by_text("tokens/s").first.wait_for(timeout=180_000)
+        state = live_audio(page)
+        assert state and state["t"] > 0, state  # it has been playing
+        assert tab.get_by_text(f"{music.name} wrote").count() == 1
