@@ -1,10 +1,12 @@
 """The fast CPU path (`codec_arena.codecs.accel`, OpenVINO) against the official package's call and
 against our torch path, in one run, with the codes and audio compared.
 
-    python benchmarks/codec_speed.py [--seconds 10] [--repeats 3] [--codecs dac_44khz dac_24khz dac_16khz bigcodec]
+    python benchmarks/codec_speed.py [--seconds 10] [--repeats 3] [--codecs dac_44khz dac_24khz dac_16khz bigcodec
+                                      snac_24khz snac_32khz snac_44khz]
 
 For each codec: full-size random weights in a temporary cache (timings are real, the audio is not a
-quality result), a speech-like clip of `--seconds`, then, alternating so load drifts hit every variant
+quality result; SNAC's decoder noise gains at zero, so its audio compares), a speech-like clip of
+`--seconds`, then, alternating so load drifts hit every variant
 alike, median wall time of:
 - official (DAC): the package's `compress` + `decompress` with their defaults (1 s windows, loudness
   normalised to -16 LUFS and back), what `python -m dac encode` / `decode` run;
@@ -67,6 +69,10 @@ def measure(codec_id: str, seconds: float, repeats: int) -> None:
 
     info = codec_info(codec_id)
     write_random_weights(codec_id)
+    if codec_id.startswith("snac_"):  # no decoder noise, so the two paths' audio compare sample by sample
+        from codec_arena.codecs import snac
+
+        snac.write_random_weights(codec_id, noise=False)
     samples = seeded_audio(info.sample_rate, seconds).astype(np.float32)
     audio = Audio(samples[None], info.sample_rate)
     kbps = info.default_bitrate_kbps
@@ -112,7 +118,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--codecs", nargs="+", default=["dac_44khz", "dac_24khz", "dac_16khz", "bigcodec"])
+    parser.add_argument("--codecs", nargs="+", default=["dac_44khz", "dac_24khz", "dac_16khz", "bigcodec", "snac_24khz",
+                                                        "snac_32khz", "snac_44khz"])
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="codec-arena-speed-")
     os.environ.update(HOME=f"{tmp}/home", TORCH_HOME=f"{tmp}/torch", HF_HOME=f"{tmp}/hf", HF_HUB_OFFLINE="1")

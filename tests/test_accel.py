@@ -45,6 +45,41 @@ def test_fast_path_equals_torch(cache_env, monkeypatch, codec_id):
     assert 0 < difference < 1e-4  # rounding differs (a different library ran), the numbers agree
 
 
+@pytest.fixture
+def silent_snac(cache_env):
+    """`silence(codec_id)` writes small random SNAC weights without the decoder's noise
+    (`write_random_weights(noise=False)`), so torch and the conversion (keyed by the file's content, so
+    made anew) can be compared sample by sample; the session's file is put back afterwards."""
+    from codec_arena.codecs import snac
+
+    saved: dict = {}
+
+    def silence(codec_id: str) -> None:
+        path = weight_spec(codec_id).path
+        saved[path] = path.read_bytes()
+        snac.write_random_weights(codec_id, small=True, noise=False)
+
+    yield silence
+    for path, content in saved.items():
+        path.write_bytes(content)
+    cache.clear()
+
+
+@pytest.mark.parametrize("codec_id", ["snac_24khz", "snac_44khz"])  # 44 kHz: with local attention
+def test_snac_fast_path_equals_torch_with_the_noise_off(silent_snac, monkeypatch, codec_id):
+    silent_snac(codec_id)
+    audio = clip(codec_id, 2.0)  # several attention blocks
+    reference = run(codec_id, monkeypatch, "off", audio)
+    fast = run(codec_id, monkeypatch, "on", audio)
+    assert get_codec(codec_id).fast.active() == ["decoder", "encoder"]
+    assert np.array_equal(fast.codes.tokens, reference.codes.tokens)
+    assert 0 < np.abs(fast.output.samples - reference.output.samples).max() < 1e-4
+    codec = get_codec(codec_id)  # fewer levels (progressive decoding) go through the same decoder
+    partial = codec.decode(fast.codes.first(2))
+    monkeypatch.setenv(accel.ENV, "off")
+    assert np.abs(partial.samples - codec.decode(fast.codes.first(2)).samples).max() < 1e-4
+
+
 def test_fast_path_equals_torch_over_windows_and_batches(cache_env, monkeypatch):
     """Long input in several windows with context, and a batch of clips: the dynamic axes hold."""
     codec_id = "dac_16khz"

@@ -23,6 +23,10 @@ frames. The context is the encoder's and decoder's receptive field, read from th
 units: chunked codes and latents equal one pass. The decoder adds fresh Gaussian noise
 (`NoiseBlock`) on every call, so decoded audio differs between any two calls, chunked or not; with
 the noise gains at zero chunked audio equals one pass.
+
+On a CPU the encoder and decoder run through OpenVINO (`accel`; the quantizers stay in torch): codes
+are equal and, with the noise gains at zero, the audio is within 1e-6 of torch's. The converted decoder
+draws its own fresh noise on every call, with the same statistics as torch's.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import weights
+from . import accel
 from .base import CodecInfo, OperatingPoint
 from .chunked import ChunkedCodec
 
@@ -162,6 +167,7 @@ class SnacCodec(ChunkedCodec):
         decoder = context_frames(reach(model.decoder, 1.0), window)
         self.context_units = math.ceil((encoder + margin) / self.unit_frames)
         self.decode_context_units = math.ceil((decoder + margin) / self.unit_frames)
+        self.fast = accel.FastParts(checkpoint, device)
 
     def static_extras(self, point: OperatingPoint) -> dict[str, np.ndarray]:
         """Every level's stride, so a codes file knows each code's time span."""
@@ -169,13 +175,13 @@ class SnacCodec(ChunkedCodec):
 
     def encode_chunk(self, x: np.ndarray, point: OperatingPoint) -> np.ndarray:
         """[B, 1, n] -> codes [B, K, ceil(n / hop) x unit_frames], level k repeated strides[k] times."""
-        levels = self.model.encode(self._audio(x))  # [(B, frames / stride)], preprocess pads
+        _, levels = self.model.quantizer(self._latent(x))  # `SNAC.encode`: [(B, frames / stride)]
         return np.stack([np.repeat(c.cpu().numpy(), s, axis=-1) for c, s in zip(levels, self.strides, strict=True)],
                         axis=1).astype(np.int64)
 
     def latent_chunk(self, x: np.ndarray) -> np.ndarray:
         """[B, 1, n] -> the encoder's output before the quantizers, [B, D, ceil(n / hop) x unit_frames]."""
-        return self.model.encoder(self.model.preprocess(self._audio(x))).float().cpu().numpy()
+        return self._latent(x).float().cpu().numpy()
 
     def decode_chunk(self, tokens: np.ndarray, side: dict[str, np.ndarray]) -> np.ndarray:
         """[B, K, T] -> [B, 1, T x hop_length]. All levels go through `SNAC.decode`; fewer (progressive
@@ -186,29 +192,49 @@ class SnacCodec(ChunkedCodec):
         levels = [torch.from_numpy(np.ascontiguousarray(tokens[:, k, ::s])).to(self.device)
                   for k, s in zip(range(tokens.shape[1]), self.strides, strict=False)]
         if len(levels) == len(self.strides):
-            wav = model.decode(levels)
+            z = model.quantizer.from_codes(levels)  # `SNAC.decode`: from_codes, then the decoder
         else:
             z = sum(q.out_proj(q.decode_code(c)).repeat_interleave(q.stride, dim=-1)
                     for q, c in zip(model.quantizer.quantizers, levels, strict=False))
-            wav = model.decoder(z)
-        return wav.float().cpu().numpy()
+        decoder = self._fast("decoder", int(z.shape[1]))
+        return decoder(z.numpy()) if decoder is not None else model.decoder(z).float().cpu().numpy()
 
-    def _audio(self, x: np.ndarray):
+    def _latent(self, x: np.ndarray):
+        """[B, 1, n] -> the encoder's output [B, D, frames] after `preprocess`'s padding."""
         import torch
 
-        return torch.from_numpy(x).to(self.device)
+        audio = self.model.preprocess(torch.from_numpy(x).to(self.device))
+        encoder = self._fast("encoder", 1)
+        return torch.from_numpy(encoder(audio.numpy())) if encoder is not None else self.model.encoder(audio)
+
+    def _fast(self, part: str, channels: int):
+        """`model.encoder` or `model.decoder` on the OpenVINO CPU path, or None (torch); traced on two
+        padding units, so the attention blocks see whole windows."""
+        import torch
+
+        length = 2 * (self.hop if part == "encoder" else self.unit_frames)
+        return self.fast.get(part, lambda: getattr(self.model, part), lambda: torch.zeros(1, channels, length),
+                             (None, channels, None))
 
 
-def write_random_weights(codec_id: str, small: bool = False) -> Path:
-    """config.json + pytorch_model.bin in the hub-cache layout `SNAC.from_pretrained` reads."""
+def write_random_weights(codec_id: str, small: bool = False, noise: bool = True) -> Path:
+    """config.json + pytorch_model.bin in the hub-cache layout `SNAC.from_pretrained` reads. `noise=False`
+    writes the decoder's `NoiseBlock` gains as zeros, so decoding adds no fresh noise and two decoders
+    (torch and the fast path, say) can be compared sample by sample."""
     import json
 
     import torch
     from snac import SNAC
+    from snac.layers import NoiseBlock
 
     from ..weights import hub_snapshot
 
     config = {**CONFIGS[codec_id], **(SMALL if small else {})}
     snapshot = hub_snapshot(f"hubertsiuzdak/{codec_id}", files={"config.json": json.dumps(config).encode()})
-    torch.save(SNAC(**config).state_dict(), snapshot / "pytorch_model.bin")
+    model = SNAC(**config)
+    if not noise:
+        with torch.no_grad():
+            for block in (m for m in model.modules() if isinstance(m, NoiseBlock)):
+                block.linear.parametrizations.weight.original0.zero_()  # weight norm's g: the weight is 0
+    torch.save(model.state_dict(), snapshot / "pytorch_model.bin")
     return weight_spec(codec_id).path
