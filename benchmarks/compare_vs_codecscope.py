@@ -73,6 +73,7 @@ def child_env(home: Path) -> dict[str, str]:
                XDG_CACHE_HOME=str(home / ".cache"), CODEC_ARENA_DATA_DIR=str(home / "data"),
                CODEC_ARENA_OFFLINE="1", HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     env.pop("PYTHONPATH", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as on a user's machine: the warm-up run writes the bytecode caches
     return env
 
 
