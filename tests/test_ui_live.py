@@ -55,3 +55,37 @@ def test_pieces_become_wav_chunks_at_the_models_rate():
     data, rate = sf.read(io.BytesIO(wav_bytes(piece, 32_000)), dtype="float32")
     assert rate == 32_000 and data.shape == (3200,)
     np.testing.assert_allclose(data, np.clip(piece, -1, 1), atol=1 / 2**15 + 1e-6)
+
+
+def test_a_streaming_handler_refuses_with_its_sentence_after_the_pieces_it_sent():
+    """The Generate button's handler is a generator: a refusal mid-stream is the same toast and remembered
+    reason as a plain handler's, an unexpected failure the apology."""
+    import gradio as gr
+    from gradio.context import LocalContext
+
+    from codec_arena.errors import RequestError
+    from codec_arena.ui import errors
+
+    @errors.user_errors("generating")
+    def refusing():
+        yield "piece"
+        raise RequestError("Please enter some text.")
+
+    @errors.user_errors("generating")
+    def breaking():
+        yield "piece"
+        raise KeyError("internal")
+
+    token = LocalContext.request.set(type("Request", (), {"session_hash": "s-live"})())
+    try:
+        items = refusing()
+        assert next(items) == "piece"
+        with pytest.raises(gr.Error, match="Please enter some text."):
+            next(items)
+        assert errors._reasons["s-live"] == "Please enter some text."
+        items = breaking()
+        next(items)
+        with pytest.raises(gr.Error, match="Something went wrong while generating"):
+            next(items)
+    finally:
+        LocalContext.request.reset(token)

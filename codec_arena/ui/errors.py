@@ -8,6 +8,7 @@ its traceback once and shown as a short apology.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -54,44 +55,39 @@ def _remember(message: str | None) -> None:
 def user_errors(action: str) -> Callable[[F], F]:
     """Expected failures show their own message; anything else a short apology, details in the log."""
 
-    def refused(exc: Exception) -> gr.Error:
-        if isinstance(exc, gr.Error):
+    @contextlib.contextmanager
+    def refusals():
+        """A request's failure as the toast and the remembered reason: refusals pass their sentence on,
+        anything else becomes the apology (its traceback logged once)."""
+        _remember(None)
+        try:
+            yield
+        except gr.Error as exc:
             _remember(str(exc.message))
-            return exc
-        if isinstance(exc, CodecArenaError):  # an ordinary refusal: one line in the server log, not a traceback
+            raise
+        except CodecArenaError as exc:  # an ordinary refusal: one line in the server log, not a traceback
             log.info("%s refused: %s", action, exc)
             _remember(str(exc))
-            return gr.Error(str(exc), print_exception=False)
-        log.exception("%s failed", action, exc_info=exc)
-        message = f"Something went wrong while {action}; the server log has the details."
-        _remember(message)
-        return gr.Error(message, print_exception=False)  # logged just above, once
+            raise gr.Error(str(exc), print_exception=False) from None
+        except Exception:
+            log.exception("%s failed", action)
+            message = f"Something went wrong while {action}; the server log has the details."
+            _remember(message)
+            raise gr.Error(message, print_exception=False) from None  # logged just above, once
 
     def wrap(fn: F) -> F:
         if inspect.isgeneratorfunction(fn):  # a streaming handler: its failures surface while it is iterated
             @functools.wraps(fn)
             def stream(*args, **kwargs):
-                _remember(None)
-                try:
+                with refusals():
                     yield from fn(*args, **kwargs)
-                except Exception as exc:
-                    error = refused(exc)
-                    if error is exc:
-                        raise
-                    raise error from None
 
             return stream  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def run(*args, **kwargs):
-            _remember(None)
-            try:
+            with refusals():
                 return fn(*args, **kwargs)
-            except Exception as exc:
-                error = refused(exc)
-                if error is exc:
-                    raise
-                raise error from None
 
         return run  # type: ignore[return-value]
 

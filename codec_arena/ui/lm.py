@@ -24,6 +24,7 @@ TEXT_LABELS = {"tts": "Text to say in the prompt's voice", "speech": "Text to sa
                "continuation": "Describe how it should go on (optional for some models)", "sound": "Describe the sound"}
 # short labels: a long one runs under the audio input's corner buttons once a clip is loaded
 PROMPT_LABELS = {"tts": "Voice prompt", "continuation": "Clip to continue", "melody": "Melody clip"}
+GENERATE_OUTPUTS = 7  # what `run` returns: audio, grid, resynthesis, summary, downloads and two boxes
 EXAMPLE_VOICE = "speech_arctic_a0007.wav"
 EXAMPLE_TRANSCRIPT = "And you always want to see it in the superlative degree."  # CMU ARCTIC arctic_a0007
 EXAMPLE_TEXT = {"tts": "The quick brown fox jumps over the lazy dog.",
@@ -124,15 +125,15 @@ def run_live(task: str, model_id: str, text: str, prompt_path: str | None, promp
     """The Generate button: `run`'s outputs, and before them, for a model that streams, its audio piece by
     piece into the live player (the last output)."""
     request = _request(task, text, prompt_path, prompt_text, speaker, max_seconds, temperature, top_k, top_p, seed)
-    if not streams_live(lm_info(model_id)):
+    info = lm_info(model_id)
+    if not streams_live(info):
         yield *_generate(model_id, request, progress), None
         return
-    rate = lm_info(model_id).sample_rate
     for item in stream(lambda channel: _generate(model_id, request, progress, on_audio=channel.put)):
         if isinstance(item, tuple):  # the generation's outputs
             yield *item[0], gr.skip()
-        else:
-            yield *[gr.skip()] * 7, wav_bytes(item, rate)
+        else:  # a piece: only the live player changes
+            yield *[gr.skip()] * GENERATE_OUTPUTS, wav_bytes(item, info.sample_rate)
 
 
 def _request(task, text, prompt_path, prompt_text, speaker, max_seconds, temperature, top_k, top_p,
