@@ -17,7 +17,8 @@ from . import quiet_library_warnings
 from .errors import CodecArenaError
 
 EXIT_ERROR = 2
-TASK_KEYS = ("tts", "speech", "music", "melody", "continuation", "sound")  # lms.base.TASKS, without importing it
+# lms.base.TASKS, without importing it
+TASK_KEYS = ("tts", "speech", "music", "melody", "continuation", "sound", "dialogue")
 
 
 def _cmd_list(args: argparse.Namespace) -> None:
@@ -33,6 +34,11 @@ def _cmd_list(args: argparse.Namespace) -> None:
 def _print_list(args: argparse.Namespace, infos) -> None:
     from .codecs import weight_spec
 
+    if args.superb:
+        from .codecs import superb
+
+        print(superb.markdown())
+        return
     if args.markdown:
         print(markdown_table(infos))
         return
@@ -434,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list codecs")
     p.add_argument("--markdown", action="store_true", help="the README's codec table")
+    p.add_argument("--superb", action="store_true",
+                   help="Codec-SUPERB's configurations and their ids here (the README's table)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_cmd_list)
 

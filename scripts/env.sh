@@ -24,6 +24,7 @@ if [ ! -f "$venv/.runtime-ok" ]; then
   # torch first: it fixes the CUDA/CPU build every other package then resolves against.
   "$venv/bin/pip" install -q torch==2.9.1 torchaudio==2.9.1 >&2
   "$venv/bin/pip" install -q -r requirements.txt >&2
+  "$venv/bin/pip" check >&2  # the pins must agree with every package's own requirements
   touch "$venv/.runtime-ok"
 fi
 
@@ -45,6 +46,7 @@ fi
 if [ "$dev" = 1 ]; then
   if [ ! -f "$venv/.dev-ok" ]; then
     "$venv/bin/pip" install -q -r requirements-dev.txt >&2
+    "$venv/bin/pip" check >&2
     touch "$venv/.dev-ok"
   fi
   if command -v apt-get >/dev/null; then

@@ -148,3 +148,22 @@ def test_listening_create_then_results_with_csv_exports(tmp_path):
     assert len(raw) == 4 and raw[0].startswith("participant,excluded,position")
     wrong = cli("listening", "results", created["test_id"], "--token", "guess", env=env)
     assert wrong.returncode == 2 and "owner link" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_codec_superb_table_is_in_the_readme_and_names_real_operating_points():
+    """Every Codec-SUPERB configuration once, each mapped to a registered codec at a bitrate it offers, or
+    absent with its reason; the README shows exactly `codec-arena list --superb`."""
+    from codec_arena.codecs import codec_info, superb
+
+    names = [config.name for config in superb.CONFIGS]
+    assert len(names) == len(set(names))
+    for config in superb.CONFIGS:
+        if not config.codec_id:
+            assert config.note, f"{config.name} is absent without a reason"
+            continue
+        info = codec_info(config.codec_id)
+        assert info.check_bitrate(config.kbps if config.kbps is not None else info.bitrates_kbps[-1])
+    out = cli("list", "--superb").stdout.strip()
+    assert out == superb.markdown()
+    assert "| `encodec_24k_6bps` | `encodec_24khz` | 6 |" in out
+    assert out in (ROOT / "README.md").read_text(), "run `codec-arena list --superb` and paste it into README.md"

@@ -123,7 +123,7 @@ def test_facts_are_complete_and_name_a_codec_operating_point(lm_id):
 def request_for(info: LMInfo, seconds: float = 0.5, seed: int = 0) -> GenerationRequest:
     task = info.tasks[0]
     prompt = speech(max(info.prompt_seconds[0], 2.0), info.sample_rate) if task in ("tts", "continuation",
-                                                                                     "melody") else None
+                                                                                     "melody", "dialogue") else None
     return GenerationRequest(task=task, text="hello there", prompt=prompt, prompt_text="a tone",
                              max_seconds=seconds, seed=seed, speaker="")
 

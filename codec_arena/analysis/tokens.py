@@ -18,7 +18,7 @@ from ..codecs import Codes
 @dataclass(frozen=True)
 class CodebookUsage:
     index: int
-    counts: np.ndarray  # (codebook_size,) how often each code occurs
+    counts: np.ndarray  # (this codebook's size,) how often each code occurs
     used: int
     utilisation: float  # used / codebook size
     entropy_bits: float
@@ -49,11 +49,11 @@ def entropy_bits(counts: np.ndarray) -> float:
 def usage(codes: Codes) -> TokenReport:
     """Per-codebook statistics; works for one codebook or many."""
     books = []
-    for index in range(codes.codebooks):
+    for index, size in enumerate(int(n) for n in codes.sizes):
         row = codes.level(index)
-        counts = np.bincount(row, minlength=codes.codebook_size)[: codes.codebook_size]
+        counts = np.bincount(row, minlength=size)[:size]
         h = entropy_bits(counts)
-        books.append(CodebookUsage(index, counts, int((counts > 0).sum()), float((counts > 0).sum()) /
-                                   codes.codebook_size, h, float(2**h)))
+        books.append(CodebookUsage(index, counts, int((counts > 0).sum()), float((counts > 0).sum()) / size,
+                                   h, float(2**h)))
     seconds = codes.num_samples / codes.sample_rate
     return TokenReport(books, codes.token_count / seconds if seconds else 0.0, codes.frames, codes.codebook_size)

@@ -5,7 +5,7 @@ state dict loads here with strict key checking and our random checkpoints load i
 Two kinds of stored tensors are not used by this port and are only kept for that key layout:
 `pad_buffer` (the official streaming state of every causal convolution, zeros in a trained model)
 and the RVQ's `cluster_size` / `embed_avg` (its EMA training statistics). Weight-normalised layers
-are stored as `weight_g` / `weight_v`; `fold_weight_norm` turns them into plain weights with the same
+are stored as `weight_g` / `weight_v`; `weight_norm.fold` turns them into plain weights with the same
 function torch's weight-norm hook calls, so the weights are bit-identical to the official ones.
 
 Imported lazily (torch at top level): only `codec_arena.codecs.audiodec` imports it, inside functions.
@@ -18,6 +18,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from . import weight_norm
 
 RESIDUAL_DILATIONS = (1, 3, 9)  # the official Encoder/DecoderBlock default, not stored in config.yml
 RESIDUAL_KERNEL = 7
@@ -352,31 +354,9 @@ class HiFiGANGenerator(nn.Module):
 
 # --- checkpoints: weight norm folded on load, unfolded on save ---
 
-def fold_weight_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """`x.weight_g` + `x.weight_v` -> `x.weight` (dim 0, torch's own weight-norm function)."""
-    out = {}
-    for key, value in state.items():
-        if key.endswith(".weight_v"):
-            continue
-        if key.endswith(".weight_g"):
-            stem = key.removesuffix("_g")
-            out[stem] = torch._weight_norm(state[stem + "_v"], value, 0)
-        else:
-            out[key] = value
-    return out
-
-
-def unfold_weight_norm(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The state dict as the official model stores it with `use_weight_norm`: every conv weight split
-    into `weight_g` (its norm over all but dim 0) and `weight_v`."""
-    state = model.state_dict()
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Conv1d | nn.ConvTranspose1d):
-            weight = state.pop(f"{name}.weight")
-            state[f"{name}.weight_g"] = torch.norm_except_dim(weight, 2, 0)
-            state[f"{name}.weight_v"] = weight
-    return state
-
-
 def checkpoint_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    return unfold_weight_norm(model) if model.use_weight_norm else model.state_dict()
+    """The state dict as the official model stores it: with `use_weight_norm`, every convolution's weight
+    split into `weight_g` and `weight_v`."""
+    if not model.use_weight_norm:
+        return model.state_dict()
+    return weight_norm.unfold(model, wrapped=lambda m: isinstance(m, nn.Conv1d | nn.ConvTranspose1d))

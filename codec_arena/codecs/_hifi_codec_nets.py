@@ -22,6 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import weight_norm
+from .weight_norm import marked
+
 LRELU_SLOPE = 0.1
 
 
@@ -56,12 +59,6 @@ class Config:
         return self.n_code_groups * self.residual_layers
 
 
-def _wn(conv: nn.Module) -> nn.Module:
-    """Mark a convolution the official code wraps in `weight_norm`: its checkpoint keys are weight_g/weight_v."""
-    conv.weight_normed = True
-    return conv
-
-
 def _padding(kernel_size: int, dilation: int = 1) -> int:
     return (kernel_size * dilation - dilation) // 2
 
@@ -72,10 +69,10 @@ class ResBlock1(nn.Module):
     def __init__(self, channels: int, kernel_size: int, dilation: tuple[int, ...]) -> None:
         super().__init__()
         self.convs1 = nn.ModuleList(
-            _wn(nn.Conv1d(channels, channels, kernel_size, 1, dilation=d, padding=_padding(kernel_size, d)))
+            marked(nn.Conv1d(channels, channels, kernel_size, 1, dilation=d, padding=_padding(kernel_size, d)))
             for d in dilation)
         self.convs2 = nn.ModuleList(
-            _wn(nn.Conv1d(channels, channels, kernel_size, 1, padding=_padding(kernel_size)))
+            marked(nn.Conv1d(channels, channels, kernel_size, 1, padding=_padding(kernel_size)))
             for _ in dilation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,13 +98,13 @@ class Encoder(nn.Module):
         super().__init__()
         self.num_kernels = len(h.resblock_kernel_sizes)
         c = h.channels
-        self.conv_pre = _wn(nn.Conv1d(1, c, 7, 1, padding=3))
+        self.conv_pre = marked(nn.Conv1d(1, c, 7, 1, padding=3))
         self.normalize = nn.ModuleList()
         self.ups = nn.ModuleList()
         self.resblocks = nn.ModuleList()
         pairs = list(reversed(list(zip(h.upsample_rates, h.upsample_kernel_sizes, strict=True))))
         for i, (u, k) in enumerate(pairs):
-            self.ups.append(_wn(nn.Conv1d(c * 2**i, c * 2 ** (i + 1), k, u, padding=(k - u) // 2)))
+            self.ups.append(marked(nn.Conv1d(c * 2**i, c * 2 ** (i + 1), k, u, padding=(k - u) // 2)))
         for i in range(len(self.ups)):
             ch = c * 2 ** (i + 1)
             for k, d in zip(reversed(h.resblock_kernel_sizes), reversed(h.resblock_dilation_sizes), strict=True):
@@ -171,15 +168,15 @@ class Generator(nn.Module):
         super().__init__()
         self.num_kernels = len(h.resblock_kernel_sizes)
         ch0 = h.upsample_initial_channel
-        self.conv_pre = _wn(nn.Conv1d(h.latent, ch0, 7, 1, padding=3))
+        self.conv_pre = marked(nn.Conv1d(h.latent, ch0, 7, 1, padding=3))
         self.ups = nn.ModuleList(
-            _wn(nn.ConvTranspose1d(ch0 // 2**i, ch0 // 2 ** (i + 1), k, u, padding=(k - u) // 2))
+            marked(nn.ConvTranspose1d(ch0 // 2**i, ch0 // 2 ** (i + 1), k, u, padding=(k - u) // 2))
             for i, (u, k) in enumerate(zip(h.upsample_rates, h.upsample_kernel_sizes, strict=True)))
         self.resblocks = nn.ModuleList(
             ResBlock1(ch0 // 2 ** (i + 1), k, d)
             for i in range(len(self.ups))
             for k, d in zip(h.resblock_kernel_sizes, h.resblock_dilation_sizes, strict=True))
-        self.conv_post = _wn(nn.Conv1d(ch0 // 2 ** len(self.ups), 1, 7, 1, padding=3))
+        self.conv_post = marked(nn.Conv1d(ch0 // 2 ** len(self.ups), 1, 7, 1, padding=3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv_pre(x)
@@ -295,11 +292,7 @@ def load_official(h: Config, checkpoint: dict) -> HiFiCodec:
     with torch.device("meta"):
         model = HiFiCodec(h)
     for part in PARTS:
-        state = dict(checkpoint[part])
-        for key in [k for k in state if k.endswith(".weight_g")]:
-            prefix = key.removesuffix(".weight_g")
-            g, v = state.pop(key), state.pop(prefix + ".weight_v")
-            state[prefix + ".weight"] = torch._weight_norm(v, g, 0)  # what remove_weight_norm computes
+        state = weight_norm.fold(checkpoint[part])  # what remove_weight_norm computes
         getattr(model, part).load_state_dict(state, strict=True, assign=True)
     return model.eval()
 
@@ -307,14 +300,4 @@ def load_official(h: Config, checkpoint: dict) -> HiFiCodec:
 def official_state(model: HiFiCodec) -> dict[str, dict[str, torch.Tensor]]:
     """The official checkpoint dict: per part, weight-normed convs as weight_g (norm over all but dim 0,
     as `weight_norm(dim=0)` keeps it) and weight_v."""
-    out = {}
-    for part in PARTS:
-        module = getattr(model, part)
-        state = module.state_dict()
-        for name, sub in module.named_modules():
-            if getattr(sub, "weight_normed", False):
-                weight = state.pop(f"{name}.weight")
-                state[f"{name}.weight_g"] = torch.norm_except_dim(weight, 2, 0).clone()
-                state[f"{name}.weight_v"] = weight.clone()
-        out[part] = state
-    return out
+    return {part: weight_norm.unfold(getattr(model, part)) for part in PARTS}

@@ -209,26 +209,28 @@ def read_generator(checkpoint: Path) -> dict:
 def build_autoencoder(checkpoint: Path):
     """The symAD generator without its decoder, weights loaded strictly (decoder keys aside)."""
     from . import _audiodec_nets as nets
+    from . import weight_norm
 
     config = read_config(checkpoint)
     if config.get("model_type", "symAudioDec") not in ("symAudioDec", "symAudioDecUniv"):
         raise WeightsMismatch(checkpoint.parent.name, checkpoint.parent / "config.yml",
                               f"model_type {config['model_type']} is not an AudioDec autoencoder")
     model = nets.AutoEncoder(**config["generator_params"], with_decoder=False)
-    state = nets.fold_weight_norm(read_generator(checkpoint))
+    state = weight_norm.fold(read_generator(checkpoint))
     model.load_state_dict({k: v for k, v in state.items() if not k.startswith("decoder.")})
     return model, config
 
 
 def build_vocoder(checkpoint: Path):
     from . import _audiodec_nets as nets
+    from . import weight_norm
 
     config = read_config(checkpoint)
     if config.get("model_type") not in ("HiFiGAN", "UnivNet"):  # both use the HiFi-GAN generator officially
         raise WeightsMismatch(checkpoint.parent.name, checkpoint.parent / "config.yml",
                               f"model_type {config.get('model_type')} is not an AudioDec vocoder")
     model = nets.HiFiGANGenerator(**config["generator_params"])
-    model.load_state_dict(nets.fold_weight_norm(read_generator(checkpoint)))
+    model.load_state_dict(weight_norm.fold(read_generator(checkpoint)))
     return model, config
 
 

@@ -44,6 +44,8 @@ class CodecInfo:
     hub_id: str = ""  # model hub repository (or release) the official weights come from
     sources: tuple[str, ...] = ()  # where the facts above come from: paper sections, model cards
     codebook_strides: tuple[int, ...] = ()  # multi-scale codecs (SNAC): level i has one code per stride_i frames
+    codebook_sizes: tuple[int, ...] = ()  # where codebooks differ in size (DualCodec), first to last;
+    # codebook_size is then the largest
     frame_multiple: int = 1  # the encoder pads its input to a multiple of this many frames
     notes: str = ""
 
@@ -61,10 +63,17 @@ class CodecInfo:
     def default_bitrate(self) -> float:
         return self.default_bitrate_kbps or self.bitrates_kbps[len(self.bitrates_kbps) // 2]
 
+    def kbps_for(self, codebooks: int) -> float:
+        """The bitrate of the first `codebooks` codebooks, each log2(its size) bits per frame."""
+        sizes = self.codebook_sizes or (self.codebook_size or 2,) * codebooks
+        return round(sum(math.log2(s) for s in sizes[:codebooks]) * (self.frame_rate or 1) / 1000, 4)
+
     def codebooks_for(self, bitrate_kbps: float) -> int:
         """Number of residual codebooks giving this bitrate (neural codecs)."""
         if self.codebook_strides:
             return len(self.codebook_strides)
+        if self.codebook_sizes:
+            return min(range(1, len(self.codebook_sizes) + 1), key=lambda k: abs(self.kbps_for(k) - bitrate_kbps))
         bits_per_frame = math.log2(self.codebook_size or 2) * (self.frame_rate or 1)
         return max(1, round(bitrate_kbps * 1000 / bits_per_frame))
 
@@ -121,10 +130,14 @@ class Codes:
     @classmethod
     def of(cls, info: CodecInfo, tokens: np.ndarray, num_samples: int,
            extras: dict[str, np.ndarray] | None = None) -> Codes:
-        """Codes [K, T] with the rates and codebook size taken from the codec's facts."""
-        return cls(tokens=np.asarray(tokens, dtype=np.int64), frame_rate=float(info.frame_rate),
+        """Codes [K, T] with the rates and codebook size(s) taken from the codec's facts."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        extras = dict(extras or {})
+        if info.codebook_sizes:
+            extras.setdefault("codebook_sizes", np.asarray(info.codebook_sizes[: tokens.shape[0]], np.int64))
+        return cls(tokens=tokens, frame_rate=float(info.frame_rate),
                    codebook_size=int(info.codebook_size), sample_rate=info.sample_rate,
-                   num_samples=int(num_samples), codec_id=info.id, extras=dict(extras or {}))
+                   num_samples=int(num_samples), codec_id=info.id, extras=extras)
 
     @property
     def codebooks(self) -> int:
@@ -139,19 +152,27 @@ class Codes:
         return np.asarray(self.extras.get("strides", np.ones(self.codebooks, np.int64)))[: self.codebooks]
 
     @property
+    def sizes(self) -> np.ndarray:
+        """Each codebook's size: `extras["codebook_sizes"]` where they differ (DualCodec), else codebook_size."""
+        return np.asarray(self.extras.get("codebook_sizes", np.full(self.codebooks, self.codebook_size)))[
+            : self.codebooks]
+
+    @property
     def token_count(self) -> int:
         """Codes actually emitted (a multi-scale level's repeats counted once)."""
         return int(sum(math.ceil(self.frames / int(s)) for s in self.strides))
 
     @property
     def nominal_kbps(self) -> float:
-        """The operating point: codebooks x bits x nominal frame rate."""
-        return float(np.sum(1 / self.strides)) * math.log2(self.codebook_size) * self.frame_rate / 1000
+        """The operating point: each codebook's bits x its rate (the nominal frame rate / its stride)."""
+        return float(np.sum(np.log2(self.sizes) / self.strides)) * self.frame_rate / 1000
 
     @property
     def bitrate_kbps(self) -> float:
         """What the tokens actually cost per second of audio, codec padding included."""
-        return self.token_count * math.log2(self.codebook_size) / (self.num_samples / self.sample_rate) / 1000
+        bits = sum(math.ceil(self.frames / int(stride)) * math.log2(int(size))
+                   for stride, size in zip(self.strides, self.sizes, strict=True))
+        return bits / (self.num_samples / self.sample_rate) / 1000
 
     def level(self, k: int) -> np.ndarray:
         """Codebook k's codes, each once (multi-scale levels without their repeats)."""

@@ -86,8 +86,10 @@ class ChunkedCodec(Codec):
         return 1.0
 
     def static_extras(self, point: OperatingPoint) -> dict[str, np.ndarray]:
-        """Extras every codes file of this codec carries (SNAC's level strides); {} for most."""
-        return {}
+        """Extras every codes file of this codec carries: each codebook's size where they differ
+        (DualCodec, LLM-Codec), and what a subclass adds (SNAC's level strides); {} for most."""
+        sizes = self.info.codebook_sizes[: point.codebooks]
+        return {"codebook_sizes": np.asarray(sizes, np.int64)} if sizes else {}
 
     def first_pass(self, reader: stream.Reader, window_units: int) -> dict[str, np.ndarray]:
         """Whole-input statistics gathered over the same windows before encoding (e.g. HiFi-Codec's

@@ -62,6 +62,8 @@ CODE_URL = "https://github.com/alibaba-damo-academy/FunCodec"
 MODELS: dict[str, tuple[str, int, str | int]] = {
     "funcodec_en_16k_nq32ds320": ("alibaba-damo/audio_codec-encodec-en-libritts-16k-nq32ds320-pytorch", 320, "time"),
     "funcodec_en_16k_nq32ds640": ("alibaba-damo/audio_codec-encodec-en-libritts-16k-nq32ds640-pytorch", 640, "time"),
+    "funcodec_zh_en_16k_nq32ds320": (
+        "alibaba-damo/audio_codec-encodec-zh_en-general-16k-nq32ds320-pytorch", 320, "time"),
     "funcodec_zh_en_16k_nq32ds640": (
         "alibaba-damo/audio_codec-encodec-zh_en-general-16k-nq32ds640-pytorch", 640, "time"),
     "funcodec_freq_16k_gr8nq32ds320": (
@@ -102,6 +104,8 @@ INFOS = [
           "Time-domain SEANet (EnCodec-style) model, 14.85M parameters, 50 frames/s."),
     _info("funcodec_en_16k_nq32ds640", "LibriTTS",
           "Time-domain SEANet (EnCodec-style) model, 57.83M parameters, 25 frames/s."),
+    _info("funcodec_zh_en_16k_nq32ds320", "LibriTTS, AISHELL, 3D-Speaker and in-house data (model card)",
+          "Time-domain model for English and Chinese, 14.85M parameters, 50 frames/s."),
     _info("funcodec_zh_en_16k_nq32ds640", "LibriTTS, AISHELL, 3D-Speaker and in-house data (model card)",
           "Time-domain model for English and Chinese, 57.83M parameters, 25 frames/s."),
     _info("funcodec_freq_16k_gr8nq32ds320", "LibriTTS",

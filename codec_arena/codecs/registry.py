@@ -34,6 +34,12 @@ FAMILIES = (
     "higgs_audio_tokenizer",
     "snac",
     "bigcodec",
+    "auv",
+    "dualcodec",
+    "bicodec",
+    "llm_codec",
+    "sqcodec",
+    "unicodec",
     # classical references
     "classical",
 )

@@ -116,38 +116,6 @@ def load(info: CodecInfo, device: str) -> SnacCodec:
     return SnacCodec(info, model.eval().to(device), device, checkpoint)
 
 
-def reach(module, step: float) -> list[float]:
-    """How far (one side, in latent frames) outputs of `module` see into their input, split at each
-    `LocalMHA`: [before the first attention, ..., after the last]. `step` is one input step in frames
-    (1 / hop_length for the encoder, 1 for the decoder); convolutions add their kernel's one-sided
-    extent times the step, strides scale it."""
-    from snac.attention import LocalMHA
-    from torch import nn
-
-    parts, total = [], 0.0
-    for m in module.modules():
-        if isinstance(m, LocalMHA):
-            parts, total = [*parts, total], 0.0
-        elif isinstance(m, nn.ConvTranspose1d):
-            (k,), (s,), (p,), (d,) = m.kernel_size, m.stride, m.padding, m.dilation
-            total += math.ceil(max(p, (k - 1) * d - p) / s) * step
-            step /= s
-        elif isinstance(m, nn.Conv1d):
-            (k,), (s,), (p,), (d,) = m.kernel_size, m.stride, m.padding, m.dilation
-            total += max(p, (k - 1) * d - p) * step
-            step *= s
-    return [*parts, total]
-
-
-def context_frames(parts: list[float], window: int | None) -> float:
-    """Frames of real signal a unit needs beyond each edge: an output sees `parts[-1]` frames of the
-    attention's output, i.e. the whole blocks (aligned on unit edges) those frames fall in, and each
-    block sees `parts[0]` frames past its own edges (one attention layer at most in SNAC)."""
-    if window is None or len(parts) == 1:
-        return sum(parts)
-    return math.ceil(parts[-1] / window) * window + parts[0]
-
-
 class SnacCodec(ChunkedCodec):
     """The package's own `encode` / `decode` (or `from_codes` on fewer levels) per window of the
     engine, one unit being one padding unit: `preprocess`'s multiple of hop x lcm(coarsest stride,
@@ -163,15 +131,19 @@ class SnacCodec(ChunkedCodec):
         self.unit_frames = math.lcm(self.strides[0], model.attn_window_size or 1)
         self.hop = int(model.hop_length) * self.unit_frames  # samples per unit
         margin, window = MARGIN_FRAMES, model.attn_window_size
-        encoder = context_frames(reach(model.encoder, 1 / int(model.hop_length)), window)
-        decoder = context_frames(reach(model.decoder, 1.0), window)
+        from snac.attention import LocalMHA
+
+        from .local_attention_reach import context_frames, reach
+
+        encoder = context_frames(reach(model.encoder, 1 / int(model.hop_length), LocalMHA), window)
+        decoder = context_frames(reach(model.decoder, 1.0, LocalMHA), window)
         self.context_units = math.ceil((encoder + margin) / self.unit_frames)
         self.decode_context_units = math.ceil((decoder + margin) / self.unit_frames)
         self.fast = accel.FastParts(checkpoint, device)
 
     def static_extras(self, point: OperatingPoint) -> dict[str, np.ndarray]:
         """Every level's stride, so a codes file knows each code's time span."""
-        return {"strides": np.asarray(self.strides, np.int64)}
+        return {**super().static_extras(point), "strides": np.asarray(self.strides, np.int64)}
 
     def encode_chunk(self, x: np.ndarray, point: OperatingPoint) -> np.ndarray:
         """[B, 1, n] -> codes [B, K, ceil(n / hop) x unit_frames], level k repeated strides[k] times."""

@@ -3,12 +3,12 @@
 
 24 kHz mono, one VQ codebook of 4096 entries (12 bits) per frame; the frame rate is set by the
 encoder's ratios: 40 frames/s (hop 600, 0.48 kbps) or 75 frames/s (hop 320, 0.9 kbps), one operating
-point each. All releases are on the hub in transformers format (swiss-ai); we offer the three that
-span token rate and domain: the large 40-token unified model (speech, music, audio), the large
-75-token speech v2 model and the medium 75-token music/audio v2 model. The small LibriTTS-only and
-the other medium releases share the architecture. The model pads clips itself (its feature
-extractor only batches), and long clips go through the engine as in `hf_codec` (not exact: the encoder
-ends in an LSTM and the decoder attends over all frames).
+point each. All releases are on the hub in transformers format (swiss-ai); we offer the large 40-token
+unified model (speech, music, audio), the large 75-token speech v2 model, the medium 75-token speech
+and music/audio v2 models, and the small LibriTTS-only 40-token model: the four WavTokenizer
+configurations Codec-SUPERB runs, plus the music model. The other releases share the architecture.
+The model pads clips itself (its feature extractor only batches), and long clips go through the engine
+as in `hf_codec` (not exact: the encoder ends in an LSTM and the decoder attends over all frames).
 """
 
 from __future__ import annotations
@@ -37,12 +37,20 @@ def _info(codec_id: str, hub_id: str, frame_rate: float, domain: str, data: str,
 
 
 INFOS = [
+    _info("wavtokenizer_small_speech_40", "swiss-ai/wavtokenizer-small-speech-40token", 40.0, "speech",
+          "LibriTTS (585 hours of English audiobook speech)",
+          "40 tokens/s from one 4096-entry codebook; the authors' small model (WavTokenizer-small-600-24k-4096), "
+          "trained on LibriTTS only."),
     _info("wavtokenizer_large_40", "swiss-ai/wavtokenizer-large-unify-40token", 40.0, "general",
           "80,000 hours of speech, audio and music",
           "40 tokens/s from one 4096-entry codebook; the tokenizer of Apertus 1.5."),
     _info("wavtokenizer_large_speech_75", "swiss-ai/wavtokenizer-large-speech-75token-v2", 75.0, "speech",
           "80,000 hours of speech (the authors' large speech model, v2 checkpoint)",
           "75 tokens/s from one 4096-entry codebook; the authors' v2 checkpoint for speech."),
+    _info("wavtokenizer_medium_speech_75", "swiss-ai/wavtokenizer-medium-speech-75token-v2", 75.0, "speech",
+          "10,000 hours (medium release, speech model, v2)",
+          "75 tokens/s from one 4096-entry codebook; the medium speech v2 checkpoint, which Codec-SUPERB runs as "
+          "wavtokenizer_24k_medium_600_4096."),
     _info("wavtokenizer_medium_music_audio_75", "swiss-ai/wavtokenizer-medium-music-audio-75token-v2", 75.0, "music",
           "10,000 hours (medium release, music and audio model, v2)",
           "75 tokens/s from one 4096-entry codebook, trained for music and general audio."),

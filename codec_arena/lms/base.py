@@ -25,6 +25,7 @@ TASKS = {
     "melody": "Music from text and a melody",
     "continuation": "Continue a clip",
     "sound": "Text to sound",
+    "dialogue": "Spoken reply to a clip",
 }
 
 Progress = Callable[[float, str], None]  # fraction done (0..1), a short message

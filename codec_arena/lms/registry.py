@@ -34,6 +34,9 @@ FAMILIES: tuple[str, ...] = (
     "bark",  # AudioLM's semantic -> coarse -> fine recipe
     "csm",
     "dia",
+    "higgs_audio",
+    "moshi",  # full-duplex dialogue: a spoken reply to the user's clip
+    "llasa",  # a Llama whose vocabulary holds X-Codec2's 65,536 speech tokens
 )
 
 REGISTRY: Registry[LMInfo] = Registry(__package__, FAMILIES, "model", cache_prefix="lm:")
@@ -101,11 +104,12 @@ def check_request(info: LMInfo, request: GenerationRequest) -> GenerationRequest
         raise RequestError(f"The seed must be a whole number from 0 to {2**63 - 1}.")
     if info.speakers and request.speaker and request.speaker not in info.speakers:
         raise RequestError(f"Unknown voice '{request.speaker}' for {info.name}.")
-    needs_prompt = request.task in ("tts", "continuation", "melody")
+    needs_prompt = request.task in ("tts", "continuation", "melody", "dialogue")
     prompt = request.prompt if needs_prompt else None  # a task without a prompt ignores one sent anyway
     if needs_prompt and prompt is None:
         what = {"tts": "a voice prompt (a few seconds of the voice to clone)",
-                "continuation": "a clip to continue", "melody": "a melody clip"}[request.task]
+                "continuation": "a clip to continue", "melody": "a melody clip",
+                "dialogue": "a clip of someone talking to it"}[request.task]
         raise RequestError(f"{info.name} needs {what}: upload or record one.")
     if prompt is not None:
         low, high = info.prompt_seconds

@@ -21,16 +21,19 @@ from .text import code, md
 
 TEXT_LABELS = {"tts": "Text to say in the prompt's voice", "speech": "Text to say",
                "music": "Describe the music", "melody": "Describe the music (the melody comes from the clip)",
-               "continuation": "Describe how it should go on (optional for some models)", "sound": "Describe the sound"}
+               "continuation": "Describe how it should go on (optional for some models)", "sound": "Describe the sound",
+               "dialogue": "Text"}
+TEXTLESS = {"dialogue"}  # tasks whose models take no text: the box is hidden (the model answers the clip)
 # short labels: a long one runs under the audio input's corner buttons once a clip is loaded
-PROMPT_LABELS = {"tts": "Voice prompt", "continuation": "Clip to continue", "melody": "Melody clip"}
+PROMPT_LABELS = {"tts": "Voice prompt", "continuation": "Clip to continue", "melody": "Melody clip",
+                 "dialogue": "What you say to it"}
 GENERATE_OUTPUTS = 7  # what `run` returns: audio, grid, resynthesis, summary, downloads and two boxes
 EXAMPLE_VOICE = "speech_arctic_a0007.wav"
 EXAMPLE_TRANSCRIPT = "And you always want to see it in the superlative degree."  # CMU ARCTIC arctic_a0007
 EXAMPLE_TEXT = {"tts": "The quick brown fox jumps over the lazy dog.",
                 "speech": "Hello! This is a codec language model.",
                 "music": "lo-fi hip hop beat with a mellow piano", "melody": "an upbeat orchestral arrangement",
-                "continuation": "", "sound": "a dog barking in the rain"}
+                "continuation": "", "sound": "a dog barking in the rain", "dialogue": ""}
 
 
 def tasks_here() -> list[str]:
@@ -175,8 +178,11 @@ def use_example_voice() -> tuple[str, str]:
 def on_task(task: str):
     choices = model_choices(task)
     model = choices[0][1] if choices else None
-    return (gr.Dropdown(choices=choices, value=model), gr.Textbox(label=TEXT_LABELS[task], value=EXAMPLE_TEXT[task]),
-            *on_model(task, model, 5.0))
+    return (gr.Dropdown(choices=choices, value=model), text_box(task), *on_model(task, model, 5.0))
+
+
+def text_box(task: str):
+    return gr.Textbox(label=TEXT_LABELS[task], value=EXAMPLE_TEXT[task], visible=task not in TEXTLESS)
 
 
 def on_model(task: str, model_id: str | None, seconds: float):
@@ -206,8 +212,7 @@ def open_model(model_id: str):
     """The tab's task, model and text set for a model opened from the Overview."""
     info = lm_info(model_id)
     task = info.tasks[0]
-    return gr.Radio(value=task), gr.Dropdown(choices=model_choices(task), value=model_id), \
-        gr.Textbox(label=TEXT_LABELS[task], value=EXAMPLE_TEXT[task])
+    return gr.Radio(value=task), gr.Dropdown(choices=model_choices(task), value=model_id), text_box(task)
 
 
 def build(tabs):
@@ -235,7 +240,8 @@ def build(tabs):
                 top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p (1 = off)")
                 seed = gr.Number(value=0, precision=0, label="Seed")
         with gr.Column(scale=1, min_width=280):  # what to say, and in which voice
-            text = gr.Textbox(label=TEXT_LABELS[first_task], value=EXAMPLE_TEXT[first_task], lines=2)
+            text = gr.Textbox(label=TEXT_LABELS[first_task], value=EXAMPLE_TEXT[first_task], lines=2,
+                              visible=first_task not in TEXTLESS)
             with gr.Column(visible=first_task in PROMPT_LABELS) as prompt_box:  # any file, or a recording
                 prompt = clip_input(label=PROMPT_LABELS.get(first_task, "Prompt"), examples=False, compact=True)
             with gr.Row(visible=first_task == "tts", equal_height=True) as example_row:

@@ -209,3 +209,26 @@ def test_music_plays_in_the_live_player_before_generation_ends(app_url, viewport
         state = live_audio(page)
         assert state and state["t"] > 0, state  # it has been playing
         assert tab.get_by_text(f"{music.name} wrote").count() == 1
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1440", "390"])
+def test_a_spoken_reply_to_a_clip_takes_no_text(app_url, viewport):
+    """Moshi's task: the text box is hidden, the clip is the input ("What you say to it"), and the reply
+    comes back as audio with its Mimi token grid; the inner monologue goes to the notes."""
+    moshi = next(i for i in list_lms() if i.does("dialogue"))
+    with browser_page(**viewport, touch=viewport is PHONE) as page:
+        open_app(page, app_url)
+        tab = open_tab(page, "Codec LM")
+        tab.get_by_text("Spoken reply to a clip").first.click()
+        tab.get_by_text(f"{moshi.name} speaks").first.wait_for()
+        page.wait_for_timeout(800)
+        assert tab.get_by_label("Describe the music").count() == 0
+        assert not page.locator("#tab-codeclm textarea:visible").count(), "the dialogue task shows a text box"
+        assert tab.locator("[data-testid=block-label]", has_text="What you say to it").first.is_visible()
+        upload_clip(tab, SPEECH)
+        tab.get_by_role("button", name="Generate").click()
+        tab.get_by_text("tokens/s").first.wait_for(timeout=180_000)
+        page.wait_for_timeout(1500)
+        assert tab.get_by_text("Random test weights").count() >= 1 and tab.get_by_text("mimi").count() >= 1
+        page.screenshot(path=str(ARTIFACTS / f"codec-lm-dialogue_{viewport['width']}.png"), full_page=True)
