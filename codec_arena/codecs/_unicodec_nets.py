@@ -477,33 +477,15 @@ class VocosBackbone(nn.Module):
         return self.final_layer_norm(x.transpose(1, 2))
 
 
-class ISTFT(nn.Module):
-    """Vocos' inverse STFT with "same" padding: T frames -> T x hop samples."""
-
-    def __init__(self, n_fft: int, hop: int) -> None:
-        super().__init__()
-        self.n_fft, self.hop = n_fft, hop
-        self.register_buffer("window", torch.hann_window(n_fft))
-
-    def forward(self, spec: torch.Tensor) -> torch.Tensor:
-        pad = (self.n_fft - self.hop) // 2
-        frames = spec.shape[-1]
-        ifft = torch.fft.irfft(spec, self.n_fft, dim=1, norm="backward") * self.window[None, :, None]
-        size = (frames - 1) * self.hop + self.n_fft
-        y = F.fold(ifft, output_size=(1, size), kernel_size=(1, self.n_fft), stride=(1, self.hop))[:, 0, 0, pad:-pad]
-        window_sq = self.window.square().expand(1, frames, -1).transpose(1, 2)
-        envelope = F.fold(window_sq, output_size=(1, size), kernel_size=(1, self.n_fft),
-                          stride=(1, self.hop)).squeeze()[pad:-pad]
-        return y / envelope
-
-
 class ISTFTHead(nn.Module):
     """[B, T, dim] -> log-magnitude and phase per bin -> ISTFT -> [B, T x hop]."""
 
     def __init__(self, h: Config) -> None:
         super().__init__()
         self.out = nn.Linear(h.backbone_dim, h.n_fft + 2)
-        self.istft = ISTFT(h.n_fft, h.hop)
+        from vocos.spectral_ops import ISTFT  # the official head's own ISTFT ("same" padding: T x hop samples)
+
+        self.istft = ISTFT(h.n_fft, h.hop, h.n_fft, padding="same")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mag, p = self.out(x).transpose(1, 2).chunk(2, dim=1)
