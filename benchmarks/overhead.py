@@ -138,7 +138,7 @@ def main() -> None:
 
     from codec_arena.codecs import list_codecs
 
-    ids = args.codecs or [info.id for info in list_codecs()]
+    ids = args.codecs or [info.id for info in list_codecs() if not info.encode_only]  # a round trip decodes
     print(f"torch {torch.__version__}, CPU, {args.threads} threads, {args.seconds:g} s clip, "
           f"median of {args.repeats}; one process per codec")
     print(f"{'codec':30} {'kbps':>6} {'weights':7} {'bare s':>7} {'app s':>7} {'ratio':>6} {'RTF':>6} "

@@ -55,6 +55,9 @@ def main() -> int:
         if not isinstance(codec, ChunkedCodec):
             print(f"| `{codec_id}` | not on the engine | | | | |")
             continue
+        if codec.info.encode_only:  # no decoder, and its ONNX graph gives no latent: nothing to measure
+            print(f"| `{codec_id}` | {'yes' if codec.exact else 'no'} | | encode only | | |")
+            continue
         info = codec.info
         clip = speech.to(info.sample_rate, info.channels).samples
         clip = np.tile(clip, (1, math.ceil(args.seconds * info.sample_rate / clip.shape[1])))

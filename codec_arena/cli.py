@@ -55,7 +55,7 @@ def _print_list(args: argparse.Namespace, infos) -> None:
     print(f"{'id':{width}} {'family':{family}} {'rate':>7} {'ch':>2} {'quantizer':12} bitrates (kbps)")
     for info in infos:
         print(f"{info.id:{width}} {info.family:{family}} {info.sample_rate:>7} {info.channels:>2} "
-              f"{info.quantizer.split()[0]:12} {_rates(info)}")
+              f"{info.quantizer.split()[0]:12} {_rates(info)}{' (encode only)' if info.encode_only else ''}")
 
 
 def _rates(info) -> str:
@@ -70,7 +70,8 @@ def markdown_table(infos) -> str:
     lines = ["| id | family | sample rate | frame rate | quantizer | bitrates (kbps) | licence | weights |",
              "|---|---|---|---|---|---|---|---|"]
     for info in infos:
-        cells = [f"`{info.id}`", info.family, info.sample_rate_label, info.frame_rate_label, info.quantizer,
+        quantizer = info.quantizer + ("; **encode only** (no decoder)" if info.encode_only else "")
+        cells = [f"`{info.id}`", info.family, info.sample_rate_label, info.frame_rate_label, quantizer,
                  info.bitrate_summary(), info.licence, info.weights]
         lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
     return "\n".join(lines)
@@ -82,6 +83,7 @@ def _cmd_roundtrip(args: argparse.Namespace) -> None:
     from .compare import parse_point
 
     point = parse_point(args.codec if args.bitrate is None else f"{args.codec}@{args.bitrate:g}")
+    point.info.require_decoder("round-trip audio")
     if not point.info.neural:
         return _roundtrip_in_memory(args, point)
     from . import files, weights
@@ -136,10 +138,11 @@ def _cmd_encode(args: argparse.Namespace) -> None:
 
 def _cmd_decode(args: argparse.Namespace) -> None:
     from . import files, weights
-    from .codecs import codes_file, get_codec
+    from .codecs import codec_info, codes_file, get_codec
     from .memory import peak_memory
 
     header = codes_file.read_header(args.input, codec_id=args.codec)  # which codec, before any model loads
+    codec_info(header.codec_id).require_decoder("decode a codes file")
     codec = files.streaming_codec(get_codec(header.codec_id))
     with peak_memory(codec.device) as memory, _progress_bar(args) as progress:
         result = files.decode_file(codec, Path(args.input), args.out, progress)
@@ -228,7 +231,7 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     for point, message in comparison.skipped:
         print(f"codec-arena: skipped {point}: {message}", file=sys.stderr)
     entries = comparison.entries
-    paths = write_outputs(original, entries, args.out)
+    paths = write_outputs(original, entries, args.out, tokenized=comparison.tokenized)
     if args.json:
         print(json.dumps([entry.row() for entry in entries], indent=2))
         return

@@ -22,7 +22,10 @@ from .audio import Audio
 from .codecs import codec_info, list_codecs, weights_identity
 from .codecs.base import OperatingPoint
 from .errors import CodecArenaError, RequestError, WeightsUnavailable
-from .roundtrip import RoundTrip, roundtrip
+from .roundtrip import Encoding, RoundTrip, encode_clip, roundtrip
+
+ENCODE_ONLY = ("only encodes (it has no decoder): nothing to hear or score. Its tokens are in the Tokens tab "
+               "and `codec-arena encode`.")
 
 
 def parse_point(text: str) -> OperatingPoint:
@@ -39,10 +42,12 @@ def parse_point(text: str) -> OperatingPoint:
     return OperatingPoint.of(info, value)
 
 
-def all_points(codec_ids: list[str] | None = None) -> list[OperatingPoint]:
-    """Every operating point of these codecs (all codecs when None): what the sweep runs."""
+def all_points(codec_ids: list[str] | None = None, decoding: bool = False) -> list[OperatingPoint]:
+    """Every operating point of these codecs (all codecs when None): what the sweep runs. `decoding`: only
+    codecs that give audio back (a listening test's conditions)."""
     infos = [codec_info(c) for c in codec_ids] if codec_ids else list_codecs()
-    return [OperatingPoint.of(info, kbps) for info in infos for kbps in info.bitrates_kbps]
+    return [OperatingPoint.of(info, kbps) for info in infos if not (decoding and info.encode_only)
+            for kbps in info.bitrates_kbps]
 
 
 @dataclass
@@ -74,8 +79,9 @@ class Entry:
 class Comparison:
     original: Audio
     entries: list[Entry]
-    skipped: list[tuple[OperatingPoint, str]] = field(default_factory=list)  # weights unavailable
+    skipped: list[tuple[OperatingPoint, str]] = field(default_factory=list)  # weights unavailable, or encode only
     reused: int = 0  # entries taken from a ResultCache, not computed again
+    tokenized: list[Encoding] = field(default_factory=list)  # encode-only tokenizers: tokens, no audio back
 
 
 def clip_hash(audio: Audio) -> str:
@@ -244,13 +250,14 @@ def compare(audio: Audio, points: list[OperatingPoint],
             progress: Callable[[float, str], None] | None = None,
             cache: ResultCache | None = None, scorer: Scorer | None = None) -> Comparison:
     """Round-trip and score every point (or take it from `cache`, which then keeps the new ones). A codec
-    whose weights cannot be had is skipped with its message (the others still run); if none can run, that
-    message is the error. `scorer` decides where the metrics run (default: here, at once)."""
+    whose weights cannot be had is skipped with its message (the others still run); an encode-only tokenizer
+    is skipped with its reason and only encoded, for the Tokens tab; if nothing can run, the messages are the
+    error. `scorer` decides where the metrics run (default: here, at once)."""
     if not points:
         raise RequestError("Choose at least one codec operating point.")
     scorer = scorer or InlineScorer()
     done: list[Entry | tuple[OperatingPoint, RoundTrip, PendingScores, str]] = []
-    skipped, reused = [], 0
+    skipped, tokenized, reused = [], [], 0
     clip = clip_hash(audio) if cache is not None else ""
     for i, point in enumerate(points):
         # new weights (the real ones, say) are computed afresh
@@ -263,6 +270,10 @@ def compare(audio: Audio, points: list[OperatingPoint],
         if progress:
             progress(i / len(points), f"{point}")
         try:
+            if point.info.encode_only:
+                tokenized.append(encode_clip(audio, point))
+                skipped.append((point, ENCODE_ONLY))
+                continue
             result = roundtrip(audio, point)
         except WeightsUnavailable as missing:
             skipped.append((point, str(missing)))
@@ -272,9 +283,9 @@ def compare(audio: Audio, points: list[OperatingPoint],
     entries = [_entry(item, cache) for item in done]
     if progress:
         progress(1.0, "done")
-    if not entries:
+    if not entries and not tokenized:
         raise CodecArenaError(" ".join(message for _, message in skipped))
-    return Comparison(audio, entries, skipped, reused)
+    return Comparison(audio, entries, skipped, reused, tokenized)
 
 
 def _entry(item: Entry | tuple[OperatingPoint, RoundTrip, PendingScores, str], cache: ResultCache | None) -> Entry:

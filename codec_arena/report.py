@@ -8,6 +8,7 @@ import csv
 import html
 import io
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from .analysis.metrics import QUALITY_KEYS, SPECS
 from .audio import Audio, write_wav
 from .compare import Entry
 from .player import PLAYER_CSS, PLAYER_JS, player_html
+from .roundtrip import Encoding
 
 COLUMNS = ["codec", "bitrate_kbps", "requested_kbps", "codebooks", "token_rate", *QUALITY_KEYS, "delay_ms",
            "real_time_factor", "peak_memory_mb", "random_weights"]
@@ -77,8 +79,9 @@ def write_metrics(entries: list[Entry], out: Path) -> tuple[Path, Path]:
     return json_path, csv_path
 
 
-def write_outputs(original: Audio, entries: list[Entry], out: Path, html_report: bool = True) -> list[Path]:
-    """Everything a user downloads; returns the paths written."""
+def write_outputs(original: Audio, entries: list[Entry], out: Path, html_report: bool = True,
+                  tokenized: Sequence[Encoding] = ()) -> list[Path]:
+    """Everything a user downloads; returns the paths written. `tokenized`: encode-only tokenizers' codes."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [write_wav(original, out / "00_original.wav")]
     for i, entry in enumerate(entries):
@@ -87,6 +90,9 @@ def write_outputs(original: Audio, entries: list[Entry], out: Path, html_report:
             path = out / f"{file_stem(i, entry)}_tokens.npz"
             path.write_bytes(entry.result.codes.to_npz(entry.result.weights_id))
             paths.append(path)
+    for encoding in tokenized:
+        paths.append(out / f"{encoding.point.codec}_tokens.npz")
+        paths[-1].write_bytes(encoding.codes.to_npz(encoding.weights_id))
     paths += write_metrics(entries, out)
     if html_report:
         paths.append(write_html(original, entries, out / "report.html"))

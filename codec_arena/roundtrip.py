@@ -71,6 +71,7 @@ def roundtrip(audio: Audio, point: OperatingPoint | str, bitrate_kbps: float | N
     if not isinstance(point, OperatingPoint):
         point = OperatingPoint.of(codec_info(point), bitrate_kbps)
     info, requested = point.info, point.bitrate_kbps
+    info.require_decoder("round-trip audio")
     started = time.perf_counter()
     codec = get_codec(info.id, device)
     load_s = time.perf_counter() - started
@@ -91,6 +92,34 @@ def roundtrip(audio: Audio, point: OperatingPoint | str, bitrate_kbps: float | N
     )
 
 
+@dataclass(frozen=True)
+class Encoding:
+    """A clip's tokens with no way back to audio (an encode-only tokenizer): what Compare hands the Tokens tab."""
+
+    point: OperatingPoint
+    input: Audio  # the clip as the tokenizer saw it
+    codes: Codes
+    load_s: float
+    encode_s: float
+    device: str
+    random_weights: bool
+    weights_id: str = ""
+
+
+def encode_clip(audio: Audio, point: OperatingPoint, device: str | None = None) -> Encoding:
+    """Conform and encode a clip, timed: the round trip's first half, for tokenizers without a decoder."""
+    info = point.info
+    started = time.perf_counter()
+    codec = get_codec(info.id, device)
+    load_s = time.perf_counter() - started
+    conformed = audio.to(info.sample_rate, info.channels_for(audio.channels))
+    started = time.perf_counter()
+    codes = codec.encode(conformed, point)
+    checkpoint = codec.checkpoint
+    return Encoding(point, conformed, codes, load_s, time.perf_counter() - started, codec.device,
+                    bool(checkpoint and weights.is_random(checkpoint)), codec.weights_id)
+
+
 def progressive_stages(n: int) -> list[int]:
     """Which k to decode for n codebooks: all of 1…n when n <= 9, else 9 spread from 1 to n."""
     if n <= MAX_STAGES:
@@ -106,6 +135,7 @@ def progressive_decode(codec: str | Codec, codes: Codes, device: str | None = No
     A `RequestError` refuses a codec without a residual stack to peel and codes with one codebook."""
     info = codec.info if not isinstance(codec, str) else codec_info(codec)
     n = codes.codebooks
+    info.require_decoder("decode progressively")
     if not info.progressive:
         raise RequestError(f"{info.id} has no residual stack to peel ({info.quantizer}, {info.max_codebooks} "
                            "codebook(s)): its codes only decode together. Try an RVQ codec such as EnCodec or DAC.")

@@ -37,7 +37,10 @@ def pick_device() -> str:
 
 
 def model_size_mb(model: Any) -> float:
-    """Parameter and buffer bytes of a torch module (0 for anything else, e.g. a classical codec)."""
+    """Parameter and buffer bytes of a torch module, or what a model states as its `size_mb` (an ONNX
+    Runtime session: its graph file); 0 for anything else, e.g. a classical codec."""
+    if isinstance(getattr(model, "size_mb", None), float):
+        return model.size_mb
     sizes = 0
     for getter in ("parameters", "buffers"):
         for tensor in getattr(model, getter, lambda: [])():

@@ -17,6 +17,7 @@ from codec_arena.errors import RequestError
 from codec_arena.roundtrip import roundtrip
 
 NEURAL = [info.id for info in list_codecs() if info.neural]  # every registered codec runs the same checks
+DECODING = [codec_id for codec_id in NEURAL if not codec_info(codec_id).encode_only]  # the round trip's
 CLASSICAL = ["opus", "mp3", "aac", "g722"]
 
 
@@ -61,7 +62,7 @@ def test_unknown_codec_and_bitrate_are_clear():
         codec_info("opus").check_bitrate(300)
 
 
-@pytest.mark.parametrize("codec_id", NEURAL)
+@pytest.mark.parametrize("codec_id", DECODING)
 def test_neural_roundtrip_through_the_real_loader(cache_env, codec_id):
     info = codec_info(codec_id)
     clip = Audio(tone(0.6, 22_050, channels=2), 22_050)  # odd rate, stereo: both get conformed

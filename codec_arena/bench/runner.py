@@ -84,6 +84,9 @@ def run_bench(request: BenchRequest, progress: Progress | None = None) -> Outcom
     points: dict[str, dict] = {}
     jobs: list[Job] = []
     for point in request.points:
+        if point.info.encode_only:  # the benchmark scores audio: nothing comes back to score
+            outcome.unavailable[str(point)] = str(point.info.no_decoder("be benchmarked"))
+            continue
         key, why = weights_key(point)
         if why:
             outcome.unavailable[str(point)] = why

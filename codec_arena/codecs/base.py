@@ -47,6 +47,7 @@ class CodecInfo:
     codebook_sizes: tuple[int, ...] = ()  # where codebooks differ in size (DualCodec), first to last;
     # codebook_size is then the largest
     frame_multiple: int = 1  # the encoder pads its input to a multiple of this many frames
+    encode_only: bool = False  # a tokenizer without a decoder (S3Tokenizer): tokens, never audio back
     notes: str = ""
 
     @property
@@ -106,6 +107,18 @@ class CodecInfo:
         if len(rates) <= 5:
             return ", ".join(f"{b:g}" for b in rates)
         return f"{rates[0]:g}–{rates[-1]:g} ({len(rates)} steps)"
+
+    def require_decoder(self, purpose: str = "decode its codes") -> None:
+        """Refuse what needs audio back from an encode-only tokenizer (checked once, where a request enters)."""
+        if self.encode_only:
+            raise self.no_decoder(purpose)
+
+    def no_decoder(self, purpose: str = "decode its codes") -> RequestError:
+        """Why an encode-only tokenizer cannot `purpose`, and where it does take part."""
+        return RequestError(
+            f"{self.id} cannot {purpose}: it only encodes. {self.family} has no decoder (a separate generative "
+            "model turns its tokens into speech). Look at its tokens in the Tokens tab or with "
+            "`codec-arena encode`, or pick a codec that decodes.")
 
     def channels_for(self, audio_channels: int) -> int:
         return min(audio_channels, self.channels) if self.flexible_channels else self.channels

@@ -40,6 +40,8 @@ FAMILIES = (
     "llm_codec",
     "sqcodec",
     "unicodec",
+    # tokenizers without a decoder
+    "s3tokenizer",
     # classical references
     "classical",
 )

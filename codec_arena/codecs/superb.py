@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SOURCE = "voidful/Codec-SUPERB SoundCodec/codec/*.py (commit cfccafc, 2026-05-05)"
-_ONNX = ("the `s3tokenizer` package needs `onnx`, whose Python 3.11 wheels need protobuf >= 3.20.2; "
-         "descript-audio-codec's descript-audiotools pins protobuf < 3.20")
+_S3 = ("encode only (no decoder); the same ONNX graph, run with ONNX Runtime as CosyVoice does (the `s3tokenizer` "
+       "package Codec-SUPERB uses converts it to torch, but needs `onnx`, which our protobuf pin excludes)")
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,10 @@ CONFIGS: tuple[SuperbConfig, ...] = (
     SuperbConfig("llmcodec_abl_k3", "voidful_llm_codec_abl_k3"),
     SuperbConfig("llmcodec_abl_k10", "voidful_llm_codec_abl_k10"),
     SuperbConfig("llmcodec_abl_sa", "voidful_llm_codec_abl_sa"),
-    SuperbConfig("s3tokenizer_v1", note=_ONNX),
-    SuperbConfig("s3tokenizer_v1_25hz", note=_ONNX),
-    SuperbConfig("s3tokenizer_v2_25hz", note=_ONNX),
-    SuperbConfig("s3tokenizer_v3_25hz", note=_ONNX),
+    SuperbConfig("s3tokenizer_v1", "s3tokenizer_v1", note=_S3),
+    SuperbConfig("s3tokenizer_v1_25hz", "s3tokenizer_v1_25hz", note=_S3),
+    SuperbConfig("s3tokenizer_v2_25hz", "s3tokenizer_v2_25hz", note=_S3),
+    SuperbConfig("s3tokenizer_v3_25hz", "s3tokenizer_v3_25hz", note=_S3),
     SuperbConfig("speech_tokenizer_16k", "speechtokenizer"),
     SuperbConfig("sqcodec_16k_0k75bps", "sqcodec_16khz_0k75bps"),
     SuperbConfig("sqcodec_16k_1k5bps", "sqcodec_16khz_1k5bps"),

@@ -33,8 +33,9 @@ TABLE_LABEL = "Metrics: ↑ higher is better, ↓ lower is better; n/a has its r
 SWEEP_LABEL = "Every bitrate: ↑ higher is better, ↓ lower is better; ⚠ random = random test weights"
 
 
-def point_choices() -> list[str]:
-    return [str(point) for point in all_points()]
+def point_choices(decoding: bool = False) -> list[str]:
+    """Every operating point; `decoding`: only codecs that give audio back (listening tests)."""
+    return [str(point) for point in all_points(decoding=decoding)]
 
 
 def skipped_notes(comparison: Comparison) -> str:
@@ -75,7 +76,7 @@ def run_compare(audio_path: str | None, points: list[str] | str | None, cache: R
     entries = comparison.entries
     sources = [("original", original)] + [(str(e.point), e.result.output) for e in entries]
     out = output_dir("compare-")
-    files = write_outputs(original, entries, out, html_report=False)
+    files = write_outputs(original, entries, out, html_report=False, tokenized=comparison.tokenized)
     grid = spectrogram_grid(original, [(str(e.point), e.result.output) for e in entries])
     return (player_html(sources), table_rows(entries), grid, warning(comparison), [str(p) for p in files],
             comparison, gr.Column(visible=True), cache)

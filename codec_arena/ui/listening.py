@@ -143,7 +143,7 @@ def build_section():
             examples = gr.CheckboxGroup(label="…or the shipped examples", choices=[e for e in EXAMPLES
                                                                                    if (ASSETS / e).exists()])
         with gr.Column():
-            points = gr.Dropdown(label="Codecs @ kbps (each becomes a condition)", choices=point_choices(),
+            points = gr.Dropdown(label="Codecs @ kbps (each becomes a condition)", choices=point_choices(decoding=True),
                                  value=DEFAULT_POINTS, multiselect=True, allow_custom_value=True)
             per_participant = gr.Number(label="Trials per participant (0 = all; fewer gives each a balanced random "
                                               "subset)", value=0, precision=0, minimum=0)

@@ -18,7 +18,7 @@ DEFAULT_EXAMPLE = "speech_arctic_a0007.wav"
 
 SURVEY_FAMILIES = ("EnCodec", "DAC", "SpeechTokenizer", "HiFi-Codec (AcademiCodec)", "AudioDec", "FunCodec")
 GROUPS = ("The six open-source codecs the survey analyses", "Codecs people compare them with today",
-          "Classical references")
+          "Tokenizers without a decoder (encode only: tokens, no audio back)", "Classical references")
 # what the table shows as columns; Discriminators, Training data and the notes go in a line under each codec,
 # so the table reads at 1440 px without scrolling sideways (the API rows keep every field)
 COLUMNS = ("Codec", "Quantizer", "Codebooks", "Frame rate", "Sample rate", "Bitrates (kbps)", "Domain", "Licence",
@@ -48,7 +48,7 @@ def row(info: CodecInfo) -> dict[str, Any]:
         "Bitrates (kbps)": info.bitrate_summary(), "Domain": info.domain, "Discriminators": info.discriminators or "—",
         "Training data": info.training_data or "—", "Licence": info.licence, "Paper": info.paper,
         "Code": info.code_url, "Weights": weights_status(info), "Sources": "; ".join(info.sources),
-        "Notes": info.notes,
+        "Notes": info.notes, "Decoder": "none (encode only)" if info.encode_only else ("yes" if info.neural else "—"),
     }
 
 
@@ -58,6 +58,8 @@ def rows() -> list[dict[str, Any]]:
 
 def group(entry: dict[str, Any]) -> str:
     if entry["Quantizer"] == "classical":
+        return GROUPS[3]
+    if entry["Decoder"] == "none (encode only)":
         return GROUPS[2]
     return GROUPS[0] if entry["Family"] in SURVEY_FAMILIES else GROUPS[1]
 
@@ -81,7 +83,10 @@ def table_html(entries: list[dict[str, Any]]) -> str:
             current = group(entry)
             body.append(f'<tr class="ca-group"><td colspan="{len(COLUMNS)}"><span>{escape(current)}</span></td></tr>')
         codec = escape(entry["Codec"])
-        cells = [f'<td class="ca-codec"><b>{escape(entry["Family"])}</b><br><code>{codec}</code><br>'
+        badge = ('<span class="ca-encode-only" title="No decoder: Compare encodes it and shows its tokens in the '
+                 'Tokens tab; it has no audio to hear or score">encode only</span><br>'
+                 if entry["Decoder"] == "none (encode only)" else "")
+        cells = [f'<td class="ca-codec"><b>{escape(entry["Family"])}</b><br><code>{codec}</code><br>{badge}'
                  f'<button class="ca-open" data-codec="{codec}" title="Open {codec} in Compare">▶ Compare</button>'
                  f"{details(entry)}</td>"]
         for column in COLUMNS[1:]:
@@ -130,6 +135,8 @@ OVERVIEW_CSS = """
   .ca-overview.ca-codecs th:first-child { z-index: 3; }
 }
 .ca-overview button.ca-small { font-size: 0.9em; margin: 1px 0; }
+.ca-overview .ca-encode-only { display: inline-block; font-size: 0.8em; padding: 0 6px; margin: 2px 0;
+  border-radius: 6px; border: 1px solid var(--border-color-accent); color: var(--body-text-color-subdued); }
 .ca-overview button.ca-open { white-space: nowrap; cursor: pointer; padding: 1px 8px; border-radius: 6px;
   font-size: 0.95em; font-weight: 600; margin: 2px 0;
   border: 1px solid var(--button-primary-border-color); background: var(--button-primary-background-fill);

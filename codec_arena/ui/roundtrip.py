@@ -87,7 +87,7 @@ def build():
     """The tab's widgets; returns its clip input (the app shares one clip across tabs)."""
     import gradio as gr
 
-    infos = list_codecs()
+    infos = [info for info in list_codecs() if not info.encode_only]  # a round trip needs a decoder
     default = codec_info(DEFAULT_CODEC)
     with gr.Row():
         with gr.Column(scale=1):

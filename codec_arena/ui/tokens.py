@@ -1,11 +1,17 @@
 """Tokens tab: how a reconstruction used its codebooks, and progressive decoding (the first k
-codebooks of a residual stack, k = 1 … n) to hear what each stage adds."""
+codebooks of a residual stack, k = 1 … n) to hear what each stage adds. Encode-only tokenizers
+(S3Tokenizer) chosen in Compare have tokens and no reconstruction: they are here too."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
-from ..compare import Comparison, Entry
+from ..audio import Audio
+from ..codecs import Codes
+from ..codecs.base import OperatingPoint
+from ..compare import Comparison
 from ..player import PLAYER_CSS, PLAYER_JS, player_html
 from ..roundtrip import progressive_decode
 from ..runtime import gpu
@@ -18,22 +24,36 @@ READY = "Pick a reconstruction, then **Show token usage** or **Progressive decod
 EMPTY_HTML = "<p>Nothing to decode yet: run a comparison with a neural codec in the Compare tab first.</p>"
 
 
-def neural_entries(state: Comparison | None) -> list[Entry]:
-    return [e for e in (state.entries if state else []) if e.result.codes is not None]
+@dataclass(frozen=True)
+class Source:
+    """Tokens from the last comparison: a reconstruction's, or an encode-only tokenizer's."""
+
+    point: OperatingPoint
+    codes: Codes
+    random_weights: bool
+    original: Audio  # the clip as the codec saw it
+
+
+def sources(state: Comparison | None) -> list[Source]:
+    if state is None:
+        return []
+    found = [Source(e.point, e.result.codes, e.result.random_weights, e.result.input)
+             for e in state.entries if e.result.codes is not None]
+    return found + [Source(t.point, t.codes, t.random_weights, t.input) for t in state.tokenized]
 
 
 def choices(state: Comparison | None):
     """The reconstructions to pick from, and the buttons on only when there is one: an empty state says what
     to do instead of failing."""
-    names = [str(e.point) for e in neural_entries(state)]
+    names = [str(s.point) for s in sources(state)]
     ready = bool(names)
     return (gr.Dropdown(choices=names, value=names[0] if names else None, interactive=ready),
             gr.Button(interactive=ready), gr.Button(interactive=ready), gr.Markdown(READY if ready else EMPTY))
 
 
-def _entry(state: Comparison | None, name: str | None) -> Entry | None:
-    entries = neural_entries(state)
-    return next((e for e in entries if str(e.point) == name), entries[0]) if entries else None
+def _source(state: Comparison | None, name: str | None) -> Source | None:
+    found = sources(state)
+    return next((s for s in found if str(s.point) == name), found[0]) if found else None
 
 
 @user_errors("analysing tokens")
@@ -41,15 +61,17 @@ def show_usage(state: Comparison | None, name: str | None):
     from ..analysis.plots import codebook_usage_figure, token_heatmap, utilisation_figure
     from ..analysis.tokens import usage
 
-    entry = _entry(state, name)
+    entry = _source(state, name)
     if entry is None:  # only an API caller gets here: the page keeps the button off until there is an entry
         return None, None, None, [], EMPTY, gr.Column(visible=False)
-    codes = entry.result.codes
+    codes = entry.codes
     report = usage(codes)
     rows = [[r["codebook"], r["used"], r["utilisation"], r["entropy_bits"], r["perplexity"]] for r in report.summary()]
     text = (f"{code(entry.point)}: {codes.codebooks} codebooks of {codes.codebook_size} codes × {codes.frames} "
             f"frames · {report.tokens_per_second:.0f} tokens/s · {codes.bitrate_kbps:.3g} kbps")
-    if entry.result.random_weights:
+    if entry.point.info.encode_only:
+        text += " · encode only: no decoder, so no reconstruction"
+    if entry.random_weights:
         text = ("> ⚠️ **Random test weights**: these tokens come from an untrained model; the plots show how the "
                 "tools work, not how the codec uses its codebooks.\n\n" + text)
     return (codebook_usage_figure(report), utilisation_figure(report),
@@ -62,12 +84,12 @@ def progressive(state: Comparison | None, name: str | None, progress=gr.Progress
     """Decode with the first k codebooks, k = 1 … n, a progress step per k (each is a full decode)."""
     from ..analysis.plots import spectrogram_grid
 
-    entry = _entry(state, name)
+    entry = _source(state, name)
     if entry is None:  # only an API caller gets here, as in show_usage
         return EMPTY_HTML, None, gr.Column(visible=False)
-    decoded = progressive_decode(entry.point.codec, entry.result.codes,
+    decoded = progressive_decode(entry.point.codec, entry.codes,
                                  progress=lambda fraction, message: progress(fraction, desc=message))
-    original = entry.result.input
+    original = entry.original
     return (player_html([("original", original)] + decoded, title="Progressive decoding"),
             spectrogram_grid(original, decoded), gr.Column(visible=True))
 
@@ -76,7 +98,7 @@ def build(state) -> None:
     """Before a comparison with a neural codec the tab says what to do and its buttons are off; the results
     appear when they hold something."""
     gr.Markdown("Pick a reconstruction from your last comparison (neural codecs only: classical codecs make "
-                "bytes, not tokens).")
+                "bytes, not tokens). Encode-only tokenizers (S3Tokenizer) chosen there are here too, without audio.")
     with gr.Row():
         which = gr.Dropdown(label="Reconstruction", choices=[], allow_custom_value=True, interactive=False)
         refresh = gr.Button("Show token usage", variant="primary", interactive=False)
