@@ -24,8 +24,8 @@ from .codecs.base import OperatingPoint
 from .errors import CodecArenaError, RequestError, WeightsUnavailable
 from .roundtrip import Encoding, RoundTrip, encode_clip, roundtrip
 
-ENCODE_ONLY = ("only encodes (it has no decoder): nothing to hear or score. Its tokens are in the Tokens tab "
-               "and `codec-arena encode`.")
+ENCODE_ONLY = ("It only encodes (it has no decoder), so there is nothing to hear or score; its tokens are in the "
+               "Tokens tab and the downloads.")
 
 
 def parse_point(text: str) -> OperatingPoint:

@@ -40,7 +40,8 @@ def test_visitor_opens_a_codec_from_the_overview(app_url):
         table.wait_for()
         assert table.locator("tbody tr[data-codec]").count() == len(list_codecs())
         groups = table.locator("tr.ca-group").all_inner_texts()
-        assert groups[0].startswith("The six open-source codecs the survey analyses") and len(groups) == 3
+        assert groups[0].startswith("The six open-source codecs the survey analyses") and len(groups) == 4
+        assert groups[2].startswith("Tokenizers without a decoder")
         page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
         table.locator('button.ca-open[data-codec="dac_16khz"]').click()
         compare = page.locator("#tab-compare")
@@ -51,6 +52,47 @@ def test_visitor_opens_a_codec_from_the_overview(app_url):
         sources = player.locator("[data-action=select]").all_inner_texts()
         assert [s.split(" ", 1)[1] for s in sources] == ["original", "dac_16khz@6", "encodec_24khz@6", "opus@24"]
         page.screenshot(path=str(ARTIFACTS / "overview-opened.png"), full_page=True)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+@pytest.mark.parametrize(("width", "height"), [(1440, 900), (390, 844)])
+def test_an_encode_only_tokenizer_opens_in_compare_and_shows_its_tokens(app_url, width, height):
+    """S3Tokenizer's row is marked encode only; opened, Compare plays the others and says why it is not in the
+    player, and the Tokens tab shows its tokens (no progressive decoding: it has no decoder)."""
+    with browser_page(width, height) as page:
+        open_app(page, app_url)
+        overview = open_tab(page, "Overview")
+        row = overview.locator('tr[data-codec="s3tokenizer_v2_25hz"]')
+        row.wait_for()
+        assert row.locator(".ca-encode-only").inner_text() == "encode only"
+        row.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"encode_only_overview_{width}.png"))
+        row.locator("button.ca-open").click()
+        compare = page.locator("#tab-compare")
+        compare.wait_for(state="visible")
+        player = page.locator(".ca-player").first
+        player.wait_for(timeout=120_000)
+        sources = [s.split(" ", 1)[1] for s in player.locator("[data-action=select]").all_inner_texts()]
+        assert sources == ["original", "encodec_24khz@6", "dac_16khz@6"]
+        notes = page.locator("#ca-compare-notes")
+        notes.get_by_text("It only encodes").first.wait_for(timeout=30_000)
+        assert "s3tokenizer_v2_25hz@0.317" in notes.inner_text() and "Tokens tab" in notes.inner_text()
+        page.screenshot(path=str(ARTIFACTS / f"encode_only_compare_{width}.png"))
+        tokens = open_tab(page, "Tokens")
+        which = tokens.get_by_label("Reconstruction", exact=True)
+        page.wait_for_function("() => [...document.querySelectorAll('#tab-tokens button')]"
+                               ".some(b => b.textContent.includes('Show token usage') && !b.disabled)", timeout=10_000)
+        which.click()
+        which.fill("s3tokenizer")
+        page.get_by_role("option", name="s3tokenizer_v2_25hz@0.317").first.click()
+        tokens.get_by_role("button", name="Show token usage").click()
+        summary = page.locator("#ca-tokens-notes")
+        summary.get_by_text("encode only: no decoder").first.wait_for(timeout=60_000)
+        assert "1 codebooks of 6561 codes" in summary.inner_text()
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / f"encode_only_tokens_{width}.png"), full_page=True)
+        tokens.get_by_role("button", name="Progressive decoding").click()
+        summary.get_by_text("cannot decode progressively").first.wait_for(timeout=30_000)
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
