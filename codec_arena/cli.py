@@ -59,6 +59,8 @@ def _print_list(args: argparse.Namespace, infos) -> None:
 
 
 def _rates(info) -> str:
+    if info.continuous:
+        return info.bitrate_summary()
     rates = ", ".join(f"{b:g}" for b in info.bitrates_kbps)
     if info.bitrate_range_kbps:
         return f"{info.bitrate_range_kbps[0]:g}–{info.bitrate_range_kbps[1]:g} (e.g. {rates})"
@@ -84,7 +86,7 @@ def _cmd_roundtrip(args: argparse.Namespace) -> None:
 
     point = parse_point(args.codec if args.bitrate is None else f"{args.codec}@{args.bitrate:g}")
     point.info.require_decoder("round-trip audio")
-    if not point.info.neural:
+    if not point.info.neural or point.info.continuous:  # codes files hold integer tokens
         return _roundtrip_in_memory(args, point)
     from . import files, weights
     from .memory import peak_memory
@@ -112,7 +114,9 @@ def _roundtrip_in_memory(args: argparse.Namespace, point) -> None:
     from .roundtrip import roundtrip
 
     if args.codes:
-        raise CodecArenaError(f"{point.codec} is a classical codec: it makes bytes, not tokens (no --codes).")
+        kind = "a continuous tokenizer: it makes float latents" if point.info.continuous else \
+            "a classical codec: it makes bytes"
+        raise CodecArenaError(f"{point.codec} is {kind}, not tokens (no --codes).")
     result = roundtrip(load_audio(args.input), point)
     write_wav(result.output, args.out)
     _report(result.summary() | {"out": str(args.out)}, result.random_weights, args.json)
@@ -125,6 +129,7 @@ def _cmd_encode(args: argparse.Namespace) -> None:
     from .memory import peak_memory
 
     point = parse_point(args.codec if args.bitrate is None else f"{args.codec}@{args.bitrate:g}")
+    files.require_codes_file(point.info)
     codec = files.streaming_codec(get_codec(point.codec))
     with peak_memory(codec.device) as memory, _progress_bar(args) as progress:
         result = files.encode_file(codec, point, Path(args.input), args.out, progress)

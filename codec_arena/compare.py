@@ -61,7 +61,8 @@ class Entry:
         r, codes = self.result, self.result.codes
         notes = dict(self.scores.notes)
         if codes is None:
-            notes["token_rate"] = "classical codec: a byte stream, not tokens"
+            notes["token_rate"] = ("continuous latents (floats), not tokens; the bitrate is their float32 storage"
+                                   if r.info.continuous else "classical codec: a byte stream, not tokens")
         if r.random_weights:
             notes["random_weights"] = "random test weights: quality metrics are meaningless, timings are real"
         return {

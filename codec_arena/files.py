@@ -20,7 +20,7 @@ import numpy as np
 
 from .audio_stream import DiskFull, RawReader, RawWriter, WavWriter, is_disk_full, open_conformed
 from .codecs import codes_file, stream
-from .codecs.base import Codec, Codes, OperatingPoint
+from .codecs.base import Codec, CodecInfo, Codes, OperatingPoint
 from .codecs.chunked import ChunkedCodec, inference
 from .errors import RequestError
 
@@ -39,10 +39,20 @@ class FileResult:
 MAX_WAV_BYTES = 2**32 - 1024  # a RIFF wav's size field is 32 bits
 
 
-def streaming_codec(codec: Codec) -> ChunkedCodec:
-    if not isinstance(codec, ChunkedCodec):
-        raise RequestError(f"{codec.info.id} is a classical codec: it makes bytes, not tokens; use "
+def require_codes_file(info: CodecInfo) -> None:
+    """Refuse, before any model loads, a codec whose output a codes file cannot hold (integer tokens only)."""
+    if info.continuous:
+        raise RequestError(f"{info.id} is a continuous tokenizer: it makes float latents, and codes files hold "
+                           "integer tokens; use `codec-arena roundtrip` for it.")
+    if not info.neural:
+        raise RequestError(f"{info.id} is a classical codec: it makes bytes, not tokens; use "
                            "`codec-arena roundtrip` for it.")
+
+
+def streaming_codec(codec: Codec) -> ChunkedCodec:
+    """The codec, if codes files can hold what it makes (integer tokens) and it runs on the engine."""
+    require_codes_file(codec.info)
+    assert isinstance(codec, ChunkedCodec), f"{codec.info.id}: every neural codec runs on the engine"
     return codec
 
 

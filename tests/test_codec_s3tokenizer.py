@@ -207,3 +207,26 @@ def test_the_overview_marks_it(cache_env):
     group = html.index("Tokenizers without a decoder")
     assert group < html.index('data-codec="s3tokenizer_v1"') < html.index("Classical references")
     assert html.count('class="ca-encode-only"') == sum(info.encode_only for info in list_codecs()) == 4
+
+
+def test_a_listening_test_and_a_sweep_leave_it_out_before_any_work(cache_env, tmp_path, monkeypatch):
+    """A listening test refuses it while drafting (before a stimulus renders); the sweep runs the other codecs'
+    bitrates without encoding it, says why, and refuses a sweep of it alone."""
+    import soundfile as sf
+
+    import codec_arena.compare as compare_module
+    from codec_arena.listening import service
+    from codec_arena.ui import compare as tab
+
+    with pytest.raises(RequestError, match="s3tokenizer_v1 cannot be a listening-test condition: it only encodes"):
+        service.draft_test("t", "mushra", [("a.wav", speechlike(1.0))], ["dac_16khz@6", "s3tokenizer_v1"])
+    sf.write(tmp_path / "clip.wav", speechlike(0.5).samples[0], 16_000)
+    encoded = []
+    monkeypatch.setattr(compare_module, "encode_clip", lambda *a, **k: encoded.append(a) or None)
+    _chart, rows, note, *_ = tab.run_sweep(str(tmp_path / "clip.wav"), ["s3tokenizer_v1", "g722@64"],
+                                           "mel_distance", None, progress=lambda *a, **k: None)
+    assert [row[0] for row in rows] == ["g722@64"] and encoded == []
+    assert "s3tokenizer_v1@0.6" in note and "rate–distortion sweep needs audio back" in note
+    with pytest.raises(Exception, match="cannot be swept for a rate–distortion chart: it only encodes"):
+        tab.run_sweep(str(tmp_path / "clip.wav"), ["s3tokenizer_v1"], "mel_distance", None,
+                      progress=lambda *a, **k: None)

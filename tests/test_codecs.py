@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -41,9 +42,13 @@ def test_registry_has_the_foundation_codecs():
 def test_neural_codecs_carry_their_facts_and_sources(codec_id):
     info = codec_info(codec_id)
     assert info.sources and info.training_data and info.hub_id and info.discriminators and info.weights
-    assert info.frame_rate and info.codebook_size and info.max_codebooks
+    assert info.default_bitrate in info.bitrates_kbps and info.frame_rate
+    if info.continuous:  # float latents: no codebooks; one operating point, their float32 storage
+        assert info.codebook_size is None and info.max_codebooks is None
+        assert info.bitrates_kbps == (info.float32_kbps,) and info.quantizer.startswith("none: continuous")
+        return
+    assert info.codebook_size and info.max_codebooks
     assert info.codebooks_for(info.bitrates_kbps[-1]) <= info.max_codebooks
-    assert info.default_bitrate in info.bitrates_kbps
 
 
 def test_dac_operating_points_follow_the_formula():
@@ -73,6 +78,12 @@ def test_neural_roundtrip_through_the_real_loader(cache_env, codec_id):
         assert result.output.sample_rate == info.sample_rate
         assert result.output.samples.shape == (info.channels, round(0.6 * info.sample_rate))
         assert np.isfinite(result.output.samples).all()
+        if info.continuous:  # latents [D, frames], floats that vary; the bitrate is their float32 storage
+            latents = result.encoded
+            assert latents.values.shape == (info.latent_dim, math.ceil(0.6 * info.frame_rate))
+            assert result.codes is None and latents.values.std() > 0
+            assert result.bitrate_kbps == pytest.approx(latents.bitrate_kbps) and latents.bitrate_kbps >= kbps
+            continue
         assert codes.codebooks == info.codebooks_for(kbps)
         assert codes.tokens.min() >= 0 and codes.tokens.max() < info.codebook_size
         assert codes.nominal_kbps == pytest.approx(kbps, rel=0.01)

@@ -4,8 +4,8 @@ This package is `codec_arena.codecs`, not a top-level `codecs`: Python's standar
 that name and loads it before any user code, so a top-level `codecs` package can never be imported.
 """
 
-from .base import Codec, CodecInfo, Codes, Encoded, OperatingPoint, Payload
+from .base import Codec, CodecInfo, Codes, Encoded, Latents, OperatingPoint, Payload
 from .registry import codec_info, get_codec, list_codecs, weight_spec, weights_identity
 
-__all__ = ["Codec", "CodecInfo", "Codes", "Encoded", "OperatingPoint", "Payload", "codec_info", "get_codec",
+__all__ = ["Codec", "CodecInfo", "Codes", "Encoded", "Latents", "OperatingPoint", "Payload", "codec_info", "get_codec",
            "list_codecs", "weight_spec", "weights_identity"]

@@ -48,11 +48,22 @@ class CodecInfo:
     # codebook_size is then the largest
     frame_multiple: int = 1  # the encoder pads its input to a multiple of this many frames
     encode_only: bool = False  # a tokenizer without a decoder (S3Tokenizer): tokens, never audio back
+    latent_dim: int = 0  # a continuous tokenizer (VibeVoice, Pocket TTS): floats per frame, no codebooks
     notes: str = ""
 
     @property
     def neural(self) -> bool:
         return self.quantizer != "classical"
+
+    @property
+    def continuous(self) -> bool:
+        """Float latents instead of integer codes: no codebooks, and its one "bitrate" is the latents'
+        float32 storage per second, not a codec bitrate."""
+        return self.latent_dim > 0
+
+    @property
+    def float32_kbps(self) -> float:
+        return round(self.latent_dim * 32 * (self.frame_rate or 0.0) / 1000, 3)
 
     @property
     def progressive(self) -> bool:
@@ -103,13 +114,16 @@ class CodecInfo:
         """Operating points in a few characters: a range, a short list, or first–last with the count."""
         if self.bitrate_range_kbps:
             return f"{self.bitrate_range_kbps[0]:g}–{self.bitrate_range_kbps[1]:g}"
+        if self.continuous:
+            return f"{self.bitrates_kbps[0]:g} as float32 (continuous)"
         rates = self.bitrates_kbps
         if len(rates) <= 5:
             return ", ".join(f"{b:g}" for b in rates)
         return f"{rates[0]:g}–{rates[-1]:g} ({len(rates)} steps)"
 
     def require_decoder(self, purpose: str = "decode its codes") -> None:
-        """Refuse what needs audio back from an encode-only tokenizer (checked once, where a request enters)."""
+        """Refuse what needs audio back from an encode-only tokenizer: where a request enters (CLI, listening
+        tests), and in `roundtrip` and `progressive_decode`, which every front end goes through."""
         if self.encode_only:
             raise self.no_decoder(purpose)
 
@@ -225,7 +239,34 @@ class Payload:
         return self.payload_bytes * 8 / (self.num_samples / self.sample_rate) / 1000
 
 
-Encoded = Codes | Payload
+@dataclass(frozen=True)
+class Latents:
+    """What a continuous encoder emits: float32 values [D, T], T = ceil(n / hop), plus per-clip extras
+    (VibeVoice's `input_gain`, which its feature extractor applies and decoding undoes)."""
+
+    values: np.ndarray
+    frame_rate: float
+    sample_rate: int
+    num_samples: int  # length of the encoded audio, so decode trims the padding to whole frames
+    codec_id: str = ""
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return self.values.shape[0]
+
+    @property
+    def frames(self) -> int:
+        return self.values.shape[-1]
+
+    @property
+    def bitrate_kbps(self) -> float:
+        """The values stored as float32, per second of audio: a storage figure, since they are not
+        quantised; comparable across continuous tokenizers, not with codec bitrates."""
+        return self.dim * self.frames * 32 / (self.num_samples / self.sample_rate) / 1000
+
+
+Encoded = Codes | Payload | Latents
 
 
 class Codec:
@@ -275,12 +316,12 @@ class OperatingPoint:
 
     info: CodecInfo
     bitrate_kbps: float
-    codebooks: int | None  # residual codebooks that give the bitrate; None for classical codecs
+    codebooks: int | None  # residual codebooks that give the bitrate; None for classical and continuous codecs
 
     @classmethod
     def of(cls, info: CodecInfo, bitrate_kbps: float | None = None) -> OperatingPoint:
         kbps = info.check_bitrate(info.default_bitrate if bitrate_kbps is None else bitrate_kbps)
-        return cls(info, kbps, info.codebooks_for(kbps) if info.neural else None)
+        return cls(info, kbps, info.codebooks_for(kbps) if info.neural and not info.continuous else None)
 
     @property
     def codec(self) -> str:

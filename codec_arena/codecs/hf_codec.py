@@ -187,16 +187,7 @@ class HFCodec(ChunkedCodec):
 
     @classmethod
     def load(cls, info: CodecInfo, device: str) -> HFCodec:
-        import transformers
-
-        weights.download(weight_spec(info))
-        # local_files_only: what download() checked is what loads; never a silent new revision at run time
-        model = getattr(transformers, cls.family.model_class).from_pretrained(info.hub_id, local_files_only=True)
-        model = model.eval().to(device)
-        extractor = None
-        if cls.family.uses_feature_extractor:
-            extractor = transformers.AutoFeatureExtractor.from_pretrained(info.hub_id, local_files_only=True)
-        codec = cls(info, model, device, extractor)
+        codec = cls(info, *from_pretrained(info, cls.family.model_class, device, cls.family.uses_feature_extractor))
         codec.check_config()
         return codec
 
@@ -228,6 +219,20 @@ class HFCodec(ChunkedCodec):
             randomize_codebooks(self.model)
         else:
             self.family.make_codes_vary(self)
+
+
+def from_pretrained(info: CodecInfo, model_class: str, device: str, feature_extractor: bool) -> tuple[Any, str, Any]:
+    """`transformers.<model_class>.from_pretrained(info.hub_id)` on `device`, in eval mode, and the hub's
+    feature extractor when the family uses one: (model, device, extractor or None), a codec's arguments."""
+    import transformers
+
+    weights.download(weight_spec(info))
+    # local_files_only: what download() checked is what loads; never a silent new revision at run time
+    model = getattr(transformers, model_class).from_pretrained(info.hub_id, local_files_only=True)
+    extractor = None
+    if feature_extractor:
+        extractor = transformers.AutoFeatureExtractor.from_pretrained(info.hub_id, local_files_only=True)
+    return model.eval().to(device), device, extractor
 
 
 def find(infos: list[CodecInfo], codec_id: str) -> CodecInfo:

@@ -42,6 +42,9 @@ FAMILIES = (
     "unicodec",
     # tokenizers without a decoder
     "s3tokenizer",
+    # continuous tokenizers (float latents, no codebooks)
+    "vibevoice_tokenizer",
+    "pocket_tts_tokenizer",
     # classical references
     "classical",
 )

@@ -60,6 +60,7 @@ class SignalStats:
     sample_rate: int
     peak: float = 0.0
     frames: int = 0
+    sum_squares: float = 0.0  # over every sample of every channel (the plain RMS some feature extractors use)
     _energies: list[np.ndarray] = field(default_factory=list)  # per 100 ms step, per channel
     _partial: np.ndarray | None = None  # filtered samples of an unfinished 100 ms step
     _state: np.ndarray | None = None
@@ -72,6 +73,7 @@ class SignalStats:
             return
         self.peak = max(self.peak, float(np.max(np.abs(block))))
         self.frames += block.shape[1]
+        self.sum_squares += float(np.sum(np.square(block, dtype=np.float64)))
         sos = _k_weighting(int(self.sample_rate))
         if self._state is None:
             self._state = np.zeros((sos.shape[0], block.shape[0], 2))
@@ -84,6 +86,11 @@ class SignalStats:
             squares = filtered[:, :whole] ** 2
             self._energies.append(squares.reshape(filtered.shape[0], -1, step).mean(axis=2).T)
         self._partial = filtered[:, whole:]
+
+    @property
+    def rms(self) -> float:
+        count = self.frames * (self._state.shape[1] if self._state is not None else 1)
+        return math.sqrt(self.sum_squares / count) if count else 0.0
 
     @property
     def _step(self) -> int:

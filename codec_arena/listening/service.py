@@ -103,7 +103,10 @@ def draft_test(title: str, method_id: str, clips: list[tuple[str, Audio]], point
     if not 1 <= len(clips) <= MAX_CLIPS:
         raise RequestError(f"Pick 1 to {MAX_CLIPS} clips for a test; got {len(clips)}.")
     count = _whole_number(per_participant)
-    systems = list(dict.fromkeys(str(parse_point(p)) for p in points))
+    parsed = [parse_point(p) for p in points]
+    for point in parsed:  # before any stimulus is rendered
+        point.info.require_decoder("be a listening-test condition")
+    systems = list(dict.fromkeys(str(point) for point in parsed))
     named: dict[str, Audio] = {}
     for name, audio in clips:
         base, n = (Path(name).stem or "clip")[:60], 2

@@ -30,6 +30,7 @@ TABLE_HEAD = """<style>
 :is(#ca-compare-metrics, #ca-compare-sweep) th[data-heading="0"] { background: var(--table-even-background-fill); }
 </style>"""
 TABLE_LABEL = "Metrics: ↑ higher is better, ↓ lower is better; n/a has its reason above; ⚠ random = random test weights"
+NOT_SWEPT = "It only encodes (it has no decoder), and a rate–distortion sweep needs audio back."
 SWEEP_LABEL = "Every bitrate: ↑ higher is better, ↓ lower is better; ⚠ random = random test weights"
 
 
@@ -50,6 +51,8 @@ def warning(comparison: Comparison) -> str:
     random = [code(e.point) for e in entries if e.result.random_weights]
     notes = sorted({f"{code(e.point)} {md(LABELS.get(k, k))}: {md(v)}" for e in entries
                     for k, v in e.scores.notes.items()})
+    notes += [f"{code(e.point)} {md(LABELS.get('token_rate', 'token_rate'))}: {md(e.row()['notes']['token_rate'])}"
+              for e in entries if e.result.codes is None]  # bytes or float latents: why no token rate
     text = skipped_notes(comparison)
     if random:
         text += ("> ⚠️ **Random test weights** for " + ", ".join(random) + ": their audio is noise and their "
@@ -89,11 +92,15 @@ def run_sweep(audio_path: str | None, points: list[str] | None, metric: str, cac
     """Every operating point of the chosen codecs, into a rate–distortion chart; points this page has already
     computed for the clip (in Compare or an earlier sweep) are taken from `cache`, not run again."""
     original = load_clip(audio_path)
-    codecs = list(dict.fromkeys(parse_point(p).codec for p in (points or [])))
-    if not codecs:
+    infos = list({p.codec: p.info for p in map(parse_point, points or [])}.values())
+    if not infos:
         raise RequestError("Choose at least one codec operating point; the sweep runs all of its bitrates.")
-    swept = compare(original, all_points(codecs), progress=lambda f, msg: progress(f, desc=f"sweep {msg}"),
+    decoding = [info.id for info in infos if not info.encode_only]
+    if not decoding:  # a rate–distortion chart needs audio back
+        raise infos[0].no_decoder("be swept for a rate–distortion chart")
+    swept = compare(original, all_points(decoding), progress=lambda f, msg: progress(f, desc=f"sweep {msg}"),
                     cache=cache)
+    swept.skipped += [(parse_point(info.id), NOT_SWEPT) for info in infos if info.encode_only]
     rows = [entry.row() for entry in swept.entries]
     return rate_distortion(rows, metric), table_rows(swept.entries), sweep_note(swept), gr.Column(visible=True), cache
 

@@ -18,6 +18,7 @@ DEFAULT_EXAMPLE = "speech_arctic_a0007.wav"
 
 SURVEY_FAMILIES = ("EnCodec", "DAC", "SpeechTokenizer", "HiFi-Codec (AcademiCodec)", "AudioDec", "FunCodec")
 GROUPS = ("The six open-source codecs the survey analyses", "Codecs people compare them with today",
+          "Continuous tokenizers (float latents, no codebooks)",
           "Tokenizers without a decoder (encode only: tokens, no audio back)", "Classical references")
 # what the table shows as columns; Discriminators, Training data and the notes go in a line under each codec,
 # so the table reads at 1440 px without scrolling sideways (the API rows keep every field)
@@ -40,6 +41,8 @@ def weights_status(info: CodecInfo) -> str:
 def row(info: CodecInfo) -> dict[str, Any]:
     """One codec as the table (and the `overview` API) shows it."""
     books = f"{info.max_codebooks} × {info.codebook_size}" if info.neural else "—"
+    if info.continuous:
+        books = f"none ({info.latent_dim} floats per frame)"
     if info.codebook_strides:
         books += f" (strides {', '.join(map(str, info.codebook_strides))})"
     return {
@@ -49,6 +52,7 @@ def row(info: CodecInfo) -> dict[str, Any]:
         "Training data": info.training_data or "—", "Licence": info.licence, "Paper": info.paper,
         "Code": info.code_url, "Weights": weights_status(info), "Sources": "; ".join(info.sources),
         "Notes": info.notes, "Decoder": "none (encode only)" if info.encode_only else ("yes" if info.neural else "—"),
+        "Encodes to": "float latents" if info.continuous else ("tokens" if info.neural else "bytes"),
     }
 
 
@@ -58,8 +62,10 @@ def rows() -> list[dict[str, Any]]:
 
 def group(entry: dict[str, Any]) -> str:
     if entry["Quantizer"] == "classical":
-        return GROUPS[3]
+        return GROUPS[4]
     if entry["Decoder"] == "none (encode only)":
+        return GROUPS[3]
+    if entry["Encodes to"] == "float latents":
         return GROUPS[2]
     return GROUPS[0] if entry["Family"] in SURVEY_FAMILIES else GROUPS[1]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..audio import Audio
-from ..codecs import CodecInfo, codec_info, list_codecs
+from ..codecs import CodecInfo, Latents, codec_info, list_codecs
 from ..errors import RequestError
 from ..roundtrip import RoundTrip, roundtrip
 from ..runtime import gpu
@@ -18,6 +18,8 @@ DEFAULT_CODEC = "encodec_24khz"
 
 def bitrate_choices(info: CodecInfo) -> list[tuple[str, float]]:
     def label(kbps: float) -> str:
+        if info.continuous:
+            return f"{kbps:g} kbps as float32 (continuous latents)"
         if info.neural:
             return f"{kbps:g} kbps ({info.codebooks_for(kbps)} codebooks)"
         return f"{kbps:g} kbps"
@@ -36,9 +38,15 @@ def describe(result: RoundTrip) -> str:
     if result.random_weights:
         lines.append("> ⚠️ **Random test weights.** This codec's checkpoint was written by the test helper: the "
                      "reconstruction is noise, not a quality result. Timings and memory are real.\n")
-    codes = result.codes
-    tokens = (f"{codes.codebooks} codebooks × {codes.frames} frames at {result.info.frame_rate:.2f} Hz "
-              f"(operating point {codes.nominal_kbps:.3g} kbps)" if codes else "byte payload (classical codec)")
+    codes, encoded = result.codes, result.encoded
+    if codes:
+        tokens = (f"{codes.codebooks} codebooks × {codes.frames} frames at {result.info.frame_rate:.2f} Hz "
+                  f"(operating point {codes.nominal_kbps:.3g} kbps)")
+    elif isinstance(encoded, Latents):
+        tokens = (f"continuous latents: {encoded.dim} floats × {encoded.frames} frames at "
+                  f"{result.info.frame_rate:g} Hz (the bitrate is their float32 storage, not a codec bitrate)")
+    else:
+        tokens = "byte payload (classical codec)"
     lines += [
         f"**{md(result.info.family)}** {code(result.info.id)} · measured bitrate **{s['bitrate_kbps']:g} kbps** · "
         f"{tokens}",

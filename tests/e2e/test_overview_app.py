@@ -40,8 +40,8 @@ def test_visitor_opens_a_codec_from_the_overview(app_url):
         table.wait_for()
         assert table.locator("tbody tr[data-codec]").count() == len(list_codecs())
         groups = table.locator("tr.ca-group").all_inner_texts()
-        assert groups[0].startswith("The six open-source codecs the survey analyses") and len(groups) == 4
-        assert groups[2].startswith("Tokenizers without a decoder")
+        assert groups[0].startswith("The six open-source codecs the survey analyses") and len(groups) == 5
+        assert groups[2].startswith("Continuous tokenizers") and groups[3].startswith("Tokenizers without a decoder")
         page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
         table.locator('button.ca-open[data-codec="dac_16khz"]').click()
         compare = page.locator("#tab-compare")
